@@ -1,0 +1,93 @@
+# Every target installs what it needs, idempotently, on a fresh Debian machine (root, PyPI reachable).
+# Three Python environments, because their numpy majors differ (docs/decisions/0002-three-venvs.md):
+#   .venv          project: operator + training + tests (numpy 2, TensorFlow, Feast, kfp, kopf)
+#   .venv-serving  what Triton's Python-backend steps import (numpy 1.26, FAISS, onnxruntime, redis)
+#   .venv-triton   only carries the tritonserver binary from PyPI's nvidia-pytriton (pins numpy<2)
+
+PYTHON       ?= python3.11
+PIP_VERSION  := 26.3
+VENV         := .venv
+SERVING_VENV := .venv-serving
+TRITON_VENV  := .venv-triton
+PYTHON_MM    := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")' 2>/dev/null)
+TRITON_HOME  := $(TRITON_VENV)/lib/python$(PYTHON_MM)/site-packages/pytriton/tritonserver
+TRITON_STUB  := $(TRITON_HOME)/backends/python/triton_python_backend_stub
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PIP_QUIET    ?= -q
+PYTEST_ARGS  ?=
+
+.PHONY: help venv serving-venv triton redis tools test test-unit lint format bench demo lock clean
+
+help:
+	@echo "make demo   local mode end to end (installs what it needs)"
+	@echo "make test   the whole default test suite (installs what it needs)"
+	@echo "make lint   ruff + mypy;  make bench   benchmarks;  make lock   re-pin constraints/"
+
+$(VENV)/.installed: pyproject.toml constraints/main.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install $(PIP_QUIET) pip==$(PIP_VERSION)
+	$(VENV)/bin/python -m pip install $(PIP_QUIET) -c constraints/main.txt -e '.[operator,train,serve,dev]'
+	touch $@
+venv: $(VENV)/.installed
+
+$(SERVING_VENV)/.installed: pyproject.toml constraints/serving.txt
+	test -x $(SERVING_VENV)/bin/python || $(PYTHON) -m venv $(SERVING_VENV)
+	$(SERVING_VENV)/bin/python -m pip install $(PIP_QUIET) pip==$(PIP_VERSION)
+	$(SERVING_VENV)/bin/python -m pip install $(PIP_QUIET) -c constraints/serving.txt -e '.[serve]'
+	$(SERVING_VENV)/bin/python -c 'import numpy, sys; sys.exit(f"serving venv needs numpy<2, has {numpy.__version__}" if int(numpy.__version__.split(".")[0]) >= 2 else 0)'
+	touch $@
+serving-venv: $(SERVING_VENV)/.installed
+
+# The stub for our Python version goes next to libtriton_python.so, where Triton looks for it.
+$(TRITON_VENV)/.installed: constraints/triton.txt
+	test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/python -m pip install $(PIP_QUIET) pip==$(PIP_VERSION)
+	$(TRITON_VENV)/bin/python -m pip install $(PIP_QUIET) -c constraints/triton.txt nvidia-pytriton
+	cp $(TRITON_HOME)/python_backend_stubs/$(PYTHON_MM)/triton_python_backend_stub $(TRITON_STUB)
+	touch $@
+triton: $(TRITON_VENV)/.installed
+
+redis:
+	@command -v redis-server >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server; }
+	@redis-server --version
+
+tools: triton serving-venv redis
+
+test: venv tools
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: venv tools
+	@for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+demo: venv tools
+	$(VENV)/bin/recsys demo $(DEMO_ARGS)
+
+# Re-pin constraints/ from fresh resolutions of pyproject.toml (run after changing dependencies).
+lock:
+	rm -rf /tmp/recsys-lock && mkdir -p /tmp/recsys-lock
+	for spec in "main:.[operator,train,serve,dev]:" "serving:.[serve]:numpy<2" "triton:nvidia-pytriton:"; do \
+	  name=$${spec%%:*}; rest=$${spec#*:}; req=$${rest%%:*}; extra=$${rest#*:}; \
+	  $(PYTHON) -m venv /tmp/recsys-lock/$$name && \
+	  /tmp/recsys-lock/$$name/bin/python -m pip install $(PIP_QUIET) pip==$(PIP_VERSION) && \
+	  /tmp/recsys-lock/$$name/bin/python -m pip install $(PIP_QUIET) "$$req" $$extra && \
+	  { echo "# Pinned by 'make lock' on Python $(PYTHON_MM) (x86_64); do not edit by hand."; \
+	    /tmp/recsys-lock/$$name/bin/python -m pip freeze --exclude-editable | grep -v '^recsys-operator'; \
+	  } > constraints/$$name.txt || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) $(SERVING_VENV) $(TRITON_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Control plane of recsys-operator: CRD models, kopf handlers, reconcilers, adapters."""

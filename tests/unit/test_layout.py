@@ -1,0 +1,87 @@
+"""The layout rules of docs/architecture.md that would otherwise erode silently."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = {"tensorflow", "keras", "keras_rs", "faiss", "feast", "torch", "onnxruntime"}
+
+
+def _imported_top_modules(folder: Path) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in folder.rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                found.setdefault(name.split(".")[0], set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_operator_source_root_has_no_init_that_would_shadow_the_stdlib() -> None:
+    assert not (ROOT / "operator" / "__init__.py").exists()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, '.'); import operator; print(operator.__file__)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert not out.stdout.strip().startswith(str(ROOT))
+
+
+def test_control_plane_never_imports_training_or_serving_runtimes() -> None:
+    offenders = {m: files for m, files in _imported_top_modules(ROOT / "operator").items() if m in HEAVY}
+    assert offenders == {}
+
+
+def test_data_plane_never_imports_kopf() -> None:
+    assert "kopf" not in _imported_top_modules(ROOT / "workloads")
+
+
+SERVING_SIDE = ("serving", "runtime", "online")
+
+
+def test_serving_side_packages_stay_free_of_tensorflow_and_feast() -> None:
+    """Each Triton step is its own process: a TensorFlow import there costs seconds and GBs."""
+    folders = [ROOT / "workloads" / "recsys_workloads" / p for p in SERVING_SIDE]
+    existing = [f for f in folders if f.exists()]
+    assert existing, "no serving-side package found"
+    for folder in existing:
+        imported = _imported_top_modules(folder)
+        assert not {m: f for m, f in imported.items() if m in {"tensorflow", "keras", "feast", "torch"}}
+
+
+@pytest.mark.parametrize("name", ["main", "serving", "triton"])
+def test_every_constraints_line_is_an_exact_pin(name: str) -> None:
+    lines = [
+        ln
+        for ln in (ROOT / "constraints" / f"{name}.txt").read_text().splitlines()
+        if ln and not ln.startswith("#")
+    ]
+    assert lines
+    bad = [ln for ln in lines if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[A-Za-z0-9_.+\-]+", ln)]
+    assert bad == []
+
+
+@pytest.mark.parametrize("name", ["serving", "triton"])
+def test_triton_side_environments_pin_numpy_below_2(name: str) -> None:
+    text = (ROOT / "constraints" / f"{name}.txt").read_text()
+    match = re.search(r"^numpy==(\d+)\.", text, re.MULTILINE)
+    assert match and int(match.group(1)) < 2

@@ -1,0 +1,1 @@
+"""Data plane of recsys-operator: data, models, index, serving logic, pipelines, local runtime."""
