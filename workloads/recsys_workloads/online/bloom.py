@@ -1,0 +1,118 @@
+"""Pure Bloom-filter math: sizing and bit positions, no Redis.
+
+Positions must be identical in every process that writes or reads a filter (event
+service, Triton's Python backend on numpy 1.26, benchmarks on numpy 2.x), so hashing
+is our own: SplitMix64 over uint64 arrays for integer ids (vectorised, wrap-around
+arithmetic behaves the same in numpy 1.x and 2.x) and BLAKE2b for string ids. Python's
+`hash()` is salted per process and would silently break the filter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+ItemIds = Sequence[int] | Sequence[str] | NDArray[Any]
+"""A batch of item ids: integers (vectorised hashing) or strings (BLAKE2b per id)."""
+
+_U64 = np.uint64
+_SEED_1 = _U64(0x9E3779B97F4A7C15)
+_SEED_2 = _U64(0xD1B54A32D192ED03)
+_MIX_1 = _U64(0xBF58476D1CE4E5B9)
+_MIX_2 = _U64(0x94D049BB133111EB)
+_LN2_SQ = math.log(2) ** 2
+MAX_BITS = 2**32
+"""Redis bitmaps hold at most 2^32 bits (512 MB strings)."""
+
+
+class BloomSizing(NamedTuple):
+    """Bits `m` and hash count `k` of one filter."""
+
+    bits: int
+    hashes: int
+
+
+def bloom_sizing(capacity: int, error_rate: float) -> BloomSizing:
+    """Optimal m = -n ln p / ln^2 2 bits and k = (m/n) ln 2 hashes for n items at rate p."""
+    if capacity < 1:
+        raise ValueError(f"capacity must be >= 1, got {capacity}")
+    if not 0.0 < error_rate < 1.0:
+        raise ValueError(f"error_rate must be in (0, 1), got {error_rate}")
+    bits = math.ceil(-capacity * math.log(error_rate) / _LN2_SQ)
+    if bits > MAX_BITS:
+        raise ValueError(
+            f"{bits} bits exceed a Redis bitmap's {MAX_BITS}; lower capacity or raise error_rate"
+        )
+    hashes = max(1, round(bits / capacity * math.log(2)))
+    return BloomSizing(bits, hashes)
+
+
+def expected_fpr(bits: int, hashes: int, inserted: int) -> float:
+    """Textbook false-positive rate (1 - e^(-k n / m))^k after `inserted` items."""
+    base: float = 1.0 - math.exp(-hashes * inserted / bits)
+    return float(base**hashes)
+
+
+def per_filter_error_rate(error_rate: float, filters: int) -> float:
+    """Rate each of `filters` OR-ed filters needs so the union stays at `error_rate`.
+
+    A probe is a false positive if any filter says yes: 1 - (1 - p_f)^filters = p.
+    """
+    if filters < 1:
+        raise ValueError(f"filters must be >= 1, got {filters}")
+    return 1.0 - float((1.0 - error_rate) ** (1.0 / filters))
+
+
+def _splitmix64(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """SplitMix64 finaliser: a bijective avalanche mix of 64-bit words (wraps mod 2^64)."""
+    x = (x ^ (x >> _U64(30))) * _MIX_1
+    x = (x ^ (x >> _U64(27))) * _MIX_2
+    return x ^ (x >> _U64(31))
+
+
+def _string_hashes(ids: NDArray[Any]) -> NDArray[np.uint64]:
+    out = np.empty((len(ids), 2), dtype=np.uint64)
+    for row, item in enumerate(ids):
+        if not isinstance(item, str):
+            raise TypeError(f"item ids must be all integers or all strings, got {type(item).__name__}")
+        digest = hashlib.blake2b(item.encode("utf-8"), digest_size=16).digest()
+        out[row] = np.frombuffer(digest, dtype="<u8")
+    return out
+
+
+def item_hashes(item_ids: ItemIds) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    """Two independent 64-bit hashes per item (h2 odd), deterministic across processes.
+
+    Integer ids are hashed as their int64 value: `5`, `np.int32(5)` and `np.int64(5)`
+    agree; the string "5" hashes differently, so callers must use one id type.
+    """
+    arr = np.asarray(item_ids)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1)
+    if arr.size == 0:
+        empty = np.empty(0, dtype=np.uint64)
+        return empty, empty.copy()
+    if arr.dtype.kind in "iu":
+        words = arr.astype(np.int64).view(np.uint64)
+        h1 = _splitmix64(words + _SEED_1)
+        h2 = _splitmix64(words + _SEED_2) | _U64(1)
+        return h1, h2
+    if arr.dtype.kind in "UO":
+        both = _string_hashes(arr)
+        return both[:, 0].copy(), both[:, 1] | _U64(1)
+    raise TypeError(f"item ids must be integers or strings, got dtype {arr.dtype}")
+
+
+def bit_positions(item_ids: ItemIds, bits: int, hashes: int) -> NDArray[np.int64]:
+    """Kirsch-Mitzenmacher double hashing: position_i = (h1 + i * h2) mod m, shape (n, k)."""
+    if bits < 1 or hashes < 1:
+        raise ValueError(f"bits and hashes must be >= 1, got {bits}, {hashes}")
+    h1, h2 = item_hashes(item_ids)
+    steps = np.arange(hashes, dtype=np.uint64)
+    combined = h1[:, None] + steps[None, :] * h2[:, None]
+    return (combined % _U64(bits)).astype(np.int64)

@@ -1,0 +1,74 @@
+"""The one home of the online key layout in Valkey/Redis.
+
+Seen-items filters (one per user per UTC day):
+
+- ``seen:{<user>}:<yyyymmdd>``     portable bitmap backend (a plain string of bits)
+- ``seen:{<user>}:<yyyymmdd>:bf``  native ``BF.*`` backend (module type)
+
+The user id sits in a hash tag, so every day filter of one user lives in one cluster
+slot and a single Lua script or pipeline may touch all of them (Redis Cluster rejects
+multi-key scripts across slots). The two backends use different names so switching
+backend never hits WRONGTYPE; the other backend's filters simply age out by TTL.
+
+Popularity (forward-decayed sorted sets, see `popularity`), keyed by decay era ``<e>``:
+
+- ``pop:e<e>:global``              every item
+- ``pop:e<e>:cat:<category>``      one category
+
+Popularity keys are not hash-tagged: each write is pipelined per key, never scripted
+across keys, and spreading categories over slots spreads the load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+SEEN_PREFIX = "seen"
+NATIVE_SUFFIX = "bf"
+POP_PREFIX = "pop"
+SECONDS_PER_DAY = 86_400
+
+
+def _check_user(user_id: str | int) -> str:
+    user = str(user_id)
+    if not user:
+        raise ValueError("user id must be non-empty (an empty hash tag would hash the whole key)")
+    return user
+
+
+def utc_day(at: float) -> dt.date:
+    """The UTC calendar day of a Unix timestamp in seconds (the filter rotation unit)."""
+    return dt.datetime.fromtimestamp(at, tz=dt.UTC).date()
+
+
+def day_stamp(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def user_hash_tag(user_id: str | int) -> str:
+    """``{<user>}``: the part of a key Redis Cluster hashes to choose the slot."""
+    return "{" + _check_user(user_id) + "}"
+
+
+def seen_key(user_id: str | int, day: dt.date, native: bool = False) -> str:
+    """Key of one user's filter for one UTC day."""
+    key = f"{SEEN_PREFIX}:{user_hash_tag(user_id)}:{day_stamp(day)}"
+    return f"{key}:{NATIVE_SUFFIX}" if native else key
+
+
+def seen_window_keys(user_id: str | int, at: float, window_days: int, native: bool = False) -> list[str]:
+    """Filters a lookup at `at` must OR: today and the `window_days - 1` days before, newest first."""
+    if window_days < 1:
+        raise ValueError(f"window_days must be >= 1, got {window_days}")
+    today = utc_day(at)
+    return [seen_key(user_id, today - dt.timedelta(days=back), native) for back in range(window_days)]
+
+
+def pop_global_key(era: int) -> str:
+    return f"{POP_PREFIX}:e{era}:global"
+
+
+def pop_category_key(category: str, era: int) -> str:
+    if not category:
+        raise ValueError("category must be non-empty")
+    return f"{POP_PREFIX}:e{era}:cat:{category}"

@@ -1,0 +1,313 @@
+"""Per-user, time-windowed seen-items filters: "hide what this user interacted with recently".
+
+Each user has one Bloom filter per UTC day (`keys.seen_key`). `add` writes today's
+filter and (re)sets its TTL to window + 1 day; `contains` ORs the filters of the last
+`window_days` UTC days (today included) in one round trip. An item seen on day D is
+therefore hidden on days D .. D + window_days - 1 and visible again from day
+D + window_days at 00:00 UTC. Each day filter is sized for `capacity` items at
+`error_rate / window_days` (exactly: `bloom.per_filter_error_rate`), so the OR over a
+full window still answers at the configured false-positive rate. A Bloom filter has no
+false negatives: a seen item is always hidden.
+
+Two backends answer the same interface; `detect_backend` picks one at start-up:
+
+- `NativeBloomSeenFilter`: Valkey's bloom module (`BF.INSERT`, `BF.MEXISTS`, EXPIRE).
+- `BitmapSeenFilter`: plain bitmaps for servers without it (Debian's redis-server 7.0):
+  pipelined SETBIT + EXPIRE to add, one Lua script with per-candidate early exit to test.
+
+Readers use `contains_or_passthrough`, which never raises on an outage: it answers
+"nothing seen" with `filter_skipped=True` and counts it. Writers raise
+`OnlineStoreUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import redis
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
+from recsys_workloads.online import bloom, keys
+from recsys_workloads.online.client import OnlineStoreUnavailableError, store_errors
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["native", "bitmap"]
+UserId = str | int
+
+
+class SeenFilterConfig(BaseModel):
+    """The `filtering` part of a RecommenderSystem spec (field names kept plain)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_days: int = Field(7, ge=1, le=365, description="hide interacted items for this many UTC days")
+    capacity: int = Field(5000, ge=1, description="items per user per day each day filter is sized for")
+    error_rate: float = Field(0.01, gt=0.0, lt=0.5, description="false-positive rate over the whole window")
+    backend: Literal["auto", "native", "bitmap"] = "auto"
+    ttl_seconds: int | None = Field(
+        None, ge=1, description="override of the day filters' TTL (default window + 1 day); for tests"
+    )
+
+    @property
+    def ttl(self) -> int:
+        return self.ttl_seconds or (self.window_days + 1) * keys.SECONDS_PER_DAY
+
+    @property
+    def day_error_rate(self) -> float:
+        return bloom.per_filter_error_rate(self.error_rate, self.window_days)
+
+    @property
+    def sizing(self) -> bloom.BloomSizing:
+        """Bits and hashes of one day filter (the bitmap backend's layout)."""
+        return bloom.bloom_sizing(self.capacity, self.day_error_rate)
+
+
+class BackendUnavailableError(RuntimeError):
+    """`backend: native` was configured but the server has no `BF.*` commands."""
+
+
+class PassthroughCounter:
+    """Thread-safe count of lookups answered without a filter (a Prometheus counter if installed).
+
+    The lean serving environment has no prometheus_client, so the plain count is the
+    source of truth and the Prometheus counter is a mirror.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 0
+        self._prom: object | None = None
+        try:
+            from prometheus_client import Counter
+
+            self._prom = Counter(
+                "recsys_seen_filter_passthrough",
+                "Seen-filter lookups answered without a filter because Valkey was unreachable",
+            )
+        except ImportError:  # pragma: no cover - serving venv
+            pass
+        except ValueError:  # pragma: no cover - already registered (module reloaded)
+            pass
+
+    def inc(self) -> None:
+        with self._lock:
+            self._value += 1
+        if self._prom is not None:
+            self._prom.inc()  # type: ignore[attr-defined]
+
+    @property
+    def value(self) -> int:
+        return self._value
+
+
+PASSTHROUGH = PassthroughCounter()
+"""Process-wide metric: seen-filter lookups skipped because the store was down."""
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    """`seen[i]` says candidate i was interacted with in the window; all False if skipped."""
+
+    seen: NDArray[np.bool_]
+    filter_skipped: bool = False
+    reason: str = ""
+
+
+class SeenFilter(abc.ABC):
+    """One interface over both backends; timestamps are explicit Unix seconds (UTC)."""
+
+    backend: Backend
+
+    def __init__(self, client: redis.Redis, config: SeenFilterConfig | None = None) -> None:
+        self.client = client
+        self.config = config or SeenFilterConfig()
+
+    def add(self, user_id: UserId, item_ids: bloom.ItemIds, at: float) -> None:
+        """Record interactions at `at` in today's filter; raises `OnlineStoreUnavailableError`."""
+        ids = np.asarray(item_ids).reshape(-1)
+        if ids.size == 0:
+            return
+        key = keys.seen_key(user_id, keys.utc_day(at), native=self.backend == "native")
+        with store_errors(f"seen filter add for user {user_id}"):
+            self._add(key, ids)
+
+    def contains(self, user_id: UserId, item_ids: bloom.ItemIds, at: float) -> NDArray[np.bool_]:
+        """Which candidates the user interacted with in the window; raises `OnlineStoreUnavailableError`."""
+        ids = np.asarray(item_ids).reshape(-1)
+        if ids.size == 0:
+            return np.zeros(0, dtype=np.bool_)
+        day_keys = keys.seen_window_keys(
+            user_id, at, self.config.window_days, native=self.backend == "native"
+        )
+        with store_errors(f"seen filter lookup for user {user_id}"):
+            return self._contains(day_keys, ids)
+
+    @abc.abstractmethod
+    def _add(self, key: str, ids: NDArray[np.generic]) -> None: ...
+
+    @abc.abstractmethod
+    def _contains(self, day_keys: list[str], ids: NDArray[np.generic]) -> NDArray[np.bool_]: ...
+
+
+# KEYS: one user's day filters (one hash tag, one slot). ARGV[1] = k, then k bit positions
+# per candidate. Missing days are dropped first; per candidate and day the loop stops at
+# the first zero bit (a non-member costs ~1-2 GETBITs per live day, a member k).
+_CONTAINS_LUA = """
+local k = tonumber(ARGV[1])
+local n = (#ARGV - 1) / k
+local live = {}
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then live[#live + 1] = KEYS[i] end
+end
+local out = {}
+for c = 0, n - 1 do
+  local seen = 0
+  local base = 1 + c * k
+  for d = 1, #live do
+    local all = 1
+    for j = 1, k do
+      if redis.call('GETBIT', live[d], ARGV[base + j]) == 0 then
+        all = 0
+        break
+      end
+    end
+    if all == 1 then
+      seen = 1
+      break
+    end
+  end
+  out[c + 1] = seen
+end
+return out
+"""
+
+
+class BitmapSeenFilter(SeenFilter):
+    """Portable backend: one bitmap of m bits per user-day, k positions per item by double hashing."""
+
+    backend: Backend = "bitmap"
+
+    def __init__(self, client: redis.Redis, config: SeenFilterConfig | None = None) -> None:
+        super().__init__(client, config)
+        self.bits, self.hashes = self.config.sizing
+        self._contains_script = client.register_script(_CONTAINS_LUA)
+
+    def positions(self, ids: bloom.ItemIds) -> NDArray[np.int64]:
+        return bloom.bit_positions(ids, self.bits, self.hashes)
+
+    def _add(self, key: str, ids: NDArray[np.generic]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for pos in np.unique(self.positions(ids)).tolist():
+            pipe.setbit(key, pos, 1)
+        pipe.expire(key, self.config.ttl)
+        pipe.execute()
+
+    def _contains(self, day_keys: list[str], ids: NDArray[np.generic]) -> NDArray[np.bool_]:
+        args: list[int] = [self.hashes, *self.positions(ids).ravel().tolist()]
+        bits = self._contains_script(keys=day_keys, args=args)
+        return np.asarray(bits, dtype=np.int8).astype(np.bool_)
+
+
+class NativeBloomSeenFilter(SeenFilter):
+    """Valkey's bloom module: `BF.INSERT` creates the day filter at the configured size on first add.
+
+    The module's own filters scale when over capacity (more memory, rate kept); the
+    bitmap backend does not scale, its rate degrades past capacity instead.
+    """
+
+    backend: Backend = "native"
+
+    @staticmethod
+    def _members(ids: NDArray[np.generic]) -> list[str]:
+        if ids.dtype.kind in "iu":
+            return [str(i) for i in ids.astype(np.int64).tolist()]
+        return [str(i) for i in ids.tolist()]
+
+    def _add(self, key: str, ids: NDArray[np.generic]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.execute_command(  # type: ignore[no-untyped-call]
+            "BF.INSERT",
+            key,
+            "CAPACITY",
+            self.config.capacity,
+            "ERROR",
+            repr(self.config.day_error_rate),
+            "ITEMS",
+            *self._members(ids),
+        )
+        pipe.expire(key, self.config.ttl)
+        pipe.execute()
+
+    def _contains(self, day_keys: list[str], ids: NDArray[np.generic]) -> NDArray[np.bool_]:
+        members = self._members(ids)
+        pipe = self.client.pipeline(transaction=False)
+        for key in day_keys:
+            pipe.execute_command("BF.MEXISTS", key, *members)  # type: ignore[no-untyped-call]
+        seen = np.zeros(len(members), dtype=np.bool_)
+        for answer in pipe.execute():
+            seen |= np.asarray(answer, dtype=np.int8).astype(np.bool_)
+        return seen
+
+
+PROBE_KEY = "seen:{__probe__}:bf"
+
+
+def detect_backend(client: redis.Redis) -> Backend:
+    """`native` when the server answers `BF.EXISTS` (Valkey bloom, RedisBloom), else `bitmap`.
+
+    A probe instead of `MODULE LIST`: managed services and fakeredis may refuse MODULE.
+    """
+    with store_errors("seen filter backend detection"):
+        try:
+            client.execute_command("BF.EXISTS", PROBE_KEY, "probe")  # type: ignore[no-untyped-call]
+        except redis.exceptions.ResponseError as exc:
+            log.info("no BF.* commands (%s): using the bitmap seen filter", exc)
+            return "bitmap"
+    return "native"
+
+
+def make_seen_filter(client: redis.Redis, config: SeenFilterConfig | None = None) -> SeenFilter:
+    """The configured backend, or the detected one for `backend: auto`."""
+    config = config or SeenFilterConfig()
+    backend = config.backend
+    if backend == "auto":
+        backend = detect_backend(client)
+    elif backend == "native" and detect_backend(client) != "native":
+        raise BackendUnavailableError("backend 'native' configured but the server has no BF.* commands")
+    if backend == "native":
+        return NativeBloomSeenFilter(client, config)
+    return BitmapSeenFilter(client, config)
+
+
+def contains_or_passthrough(
+    seen_filter: SeenFilter, user_id: UserId, item_ids: bloom.ItemIds, at: float
+) -> FilterResult:
+    """Readers' entry point: never raises on an outage, answers "nothing seen" and flags it."""
+    try:
+        return FilterResult(seen_filter.contains(user_id, item_ids, at))
+    except OnlineStoreUnavailableError as exc:
+        PASSTHROUGH.inc()
+        log.warning("seen filter skipped: %s", exc)
+        return FilterResult(np.zeros(np.asarray(item_ids).size, dtype=np.bool_), True, str(exc))
+
+
+__all__ = [
+    "PASSTHROUGH",
+    "BackendUnavailableError",
+    "BitmapSeenFilter",
+    "FilterResult",
+    "NativeBloomSeenFilter",
+    "OnlineStoreUnavailableError",
+    "SeenFilter",
+    "SeenFilterConfig",
+    "contains_or_passthrough",
+    "detect_backend",
+    "make_seen_filter",
+]
