@@ -16,7 +16,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PIP_QUIET    ?= -q
 PYTEST_ARGS  ?=
 
-.PHONY: help venv serving-venv triton redis tools test test-unit lint format bench demo lock clean
+.PHONY: help venv serving-venv triton redis tools test test-unit lint format bench demo crds lock clean
 
 help:
 	@echo "make demo   local mode end to end (installs what it needs)"
@@ -72,6 +72,10 @@ format: venv
 
 bench: venv tools
 	@for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+# CRDs are generated from the pydantic API types; tests/unit/operator/test_crds.py fails on drift.
+crds: venv
+	$(VENV)/bin/python -m recsys_operator.api.crd --out crds
 
 demo: venv tools
 	$(VENV)/bin/recsys demo $(DEMO_ARGS)

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import redis
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from recsys_workloads.online import keys
 from recsys_workloads.online.client import OnlineStoreUnavailableError, store_errors
+from recsys_workloads.spec import SpecModel
 
 
-class PopularityConfig(BaseModel):
+class PopularityConfig(SpecModel):
     """Decay of the popularity sorted sets."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -31,10 +31,11 @@ from typing import Literal
 import numpy as np
 import redis
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from recsys_workloads.online import bloom, keys
 from recsys_workloads.online.client import OnlineStoreUnavailableError, store_errors
+from recsys_workloads.spec import SpecModel
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,17 @@ Backend = Literal["native", "bitmap"]
 UserId = str | int
 
 
-class SeenFilterConfig(BaseModel):
-    """The `filtering` part of a RecommenderSystem spec (field names kept plain)."""
+class SeenFilterConfig(SpecModel):
+    """Seen-items filter: hide what a user interacted with in the last `windowDays` UTC days."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     window_days: int = Field(7, ge=1, le=365, description="hide interacted items for this many UTC days")
     capacity: int = Field(5000, ge=1, description="items per user per day each day filter is sized for")
     error_rate: float = Field(0.01, gt=0.0, lt=0.5, description="false-positive rate over the whole window")
-    backend: Literal["auto", "native", "bitmap"] = "auto"
+    backend: Literal["auto", "native", "bitmap"] = Field(
+        "auto", description="native: Valkey BF.* commands; bitmap: portable bitmaps + Lua; auto: detect"
+    )
     ttl_seconds: int | None = Field(
         None, ge=1, description="override of the day filters' TTL (default window + 1 day); for tests"
     )

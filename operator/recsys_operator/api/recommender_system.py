@@ -1,0 +1,238 @@
+"""`RecommenderSystem` (short name `recsys`): one homepage recommender, declared.
+
+Sub-specs that the data plane consumes are the data plane's own config classes
+(`recsys_workloads.*.config`), so the object a user applies is the object the pipelines
+and serving steps receive. Rules OpenAPI cannot express on Kubernetes 1.20 (no CEL)
+live in `validate()`, which the operator runs and reports as `Stalled/InvalidSpec`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+from recsys_workloads.online.popularity import PopularityConfig
+from recsys_workloads.online.seen_filter import SeenFilterConfig
+from recsys_workloads.spec import SpecModel
+
+from recsys_operator.api.conditions import Condition
+
+KIND = "RecommenderSystem"
+PLURAL = "recommendersystems"
+SHORT_NAMES = ["recsys"]
+
+# Condition types, in the order `kubectl describe` shows them.
+READY = "Ready"
+FEATURE_STORE_READY = "FeatureStoreReady"
+INDEX_READY = "IndexReady"
+FILTERS_READY = "FiltersReady"
+SERVING_READY = "ServingReady"
+CAPACITY_READY = "CapacityReady"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
+COMPONENT_CONDITIONS = (FEATURE_STORE_READY, INDEX_READY, FILTERS_READY, SERVING_READY, CAPACITY_READY)
+
+
+class GeneratorSpec(SpecModel):
+    """A synthetic shop instead of real data (demos, tests, load rehearsals)."""
+
+    users: int = Field(20_000, ge=1, description="registered users")
+    items: int = Field(2_465, ge=20, description="catalog size")
+    interactions: int = Field(1_000_000, ge=1, description="interactions over all days, impressions excluded")
+    days: int = Field(14, ge=1, le=99, description="days of history")
+    seed: int = Field(0, description="random seed; the same seed gives the same bytes")
+
+
+class DataSourcesSpec(SpecModel):
+    """Where interactions, users, items, descriptions and images come from."""
+
+    layout: Literal["generated", "seed", "rds"] = Field(
+        "generated",
+        description="generated: synthetic shop; seed: day_NN.parquet layout; rds: AWS Retail Demo Store layout",
+    )
+    uri: str | None = Field(
+        None, description="folder or s3:// prefix holding the data (seed and rds layouts)"
+    )
+    interactions_uri: str | None = Field(None, description="rds layout: interactions CSV, if not under uri")
+    images_uri: str | None = Field(None, description="item images by id, if not under uri/images")
+    generator: GeneratorSpec | None = Field(
+        None, description="knobs of the synthetic shop (layout generated)"
+    )
+
+
+class OnlineStoreSpec(SpecModel):
+    """The Valkey (Redis-compatible) online store: seen filters, popularity, user features."""
+
+    address: str | None = Field(
+        None, description="host:port of an existing Valkey/Redis; empty: the operator provisions one"
+    )
+    image: str = Field(
+        "valkey/valkey-bundle:8.1", description="image of a provisioned Valkey (with valkey-bloom)"
+    )
+    tls: bool = Field(False, description="connect with TLS (ElastiCache for Valkey in transit encryption)")
+    password_secret_ref: str | None = Field(
+        None, description="Secret (key 'password') holding the AUTH password"
+    )
+    storage: str = Field("1Gi", description="volume size of a provisioned Valkey")
+
+
+class OfflineStoreSpec(SpecModel):
+    """Feast offline store holding the feature history training reads."""
+
+    type: Literal["file", "athena"] = Field("file", description="Feast offline store type")
+    uri: str | None = Field(None, description="folder or s3:// prefix of the offline store")
+
+
+class FeatureStoreSpec(SpecModel):
+    """The Feast project serving features online (Valkey) and offline (files or Athena)."""
+
+    project: str = Field("homepage", pattern=r"^[a-z][a-z0-9_]*$", description="Feast project name")
+    offline_store: OfflineStoreSpec = Field(default_factory=OfflineStoreSpec)
+    online_store: OnlineStoreSpec = Field(default_factory=OnlineStoreSpec)
+
+
+class RankingSpec(SpecModel):
+    """DLRM ranking of the retrieved candidates."""
+
+    top_k: int = Field(100, ge=1, le=10_000, description="candidates the DLRM ranker keeps for reranking")
+
+
+class RerankingSpec(SpecModel):
+    """Diversity and softmax sampling over the ranked candidates."""
+
+    num_items: int = Field(20, ge=1, le=1_000, description="items returned to the homepage")
+    max_per_category: int | None = Field(
+        None, ge=1, description="diversity: at most this many items per category"
+    )
+    temperature: float = Field(
+        0.0, ge=0.0, description="softmax sampling temperature: 0 is greedy top-k, large is near uniform"
+    )
+
+
+class ResourcesSpec(SpecModel):
+    """Resources of one Triton replica."""
+
+    cpu: str = Field("2", description="CPU request and limit")
+    memory: str = Field("8Gi", description="memory request and limit")
+    gpu: int = Field(0, ge=0, le=8, description="nvidia.com/gpu per replica")
+
+
+class ModelRepositorySpec(SpecModel):
+    """The shared model volume Triton loads versions from."""
+
+    storage_class: str = Field("efs-sc", description="ReadWriteMany storage class of the shared model volume")
+    size: str = Field("20Gi", description="size of the model volume claim")
+
+
+class RolloutSpec(SpecModel):
+    """How a new model version replaces the serving one."""
+
+    canary_requests: int = Field(
+        3, ge=0, le=1_000, description="requests a new version must answer before it serves"
+    )
+    keep_versions: int = Field(2, ge=1, le=10, description="model versions kept on the volume (for rollback)")
+
+
+class ServingSpec(SpecModel):
+    """NVIDIA Triton serving the recommendation ensemble."""
+
+    image: str = Field(
+        "nvcr.io/nvidia/tritonserver:24.12-py3", description="Triton image (the serving target)"
+    )
+    replicas: int = Field(1, ge=0, le=100, description="Triton replicas (the HPA moves between min and max)")
+    max_replicas: int = Field(2, ge=1, le=100, description="HPA maximum on Triton queue time")
+    queue_time_target_ms: int = Field(200, ge=1, description="HPA target of avg_time_queue_ms")
+    graph: Literal["ensemble", "fused"] = Field(
+        "ensemble", description="ensemble: the 14 Triton steps; fused: the same functions in fewer steps"
+    )
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    model_repository: ModelRepositorySpec = Field(default_factory=ModelRepositorySpec)
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec)
+
+
+class TrainingSpec(SpecModel):
+    """Kubeflow Pipelines training: the initial run and scheduled incremental runs."""
+
+    initial: bool = Field(True, description="start an initial TrainingRun when no model exists")
+    incremental_schedule: str | None = Field(
+        "0 3 * * *", description="cron schedule (UTC) of incremental runs; empty: none"
+    )
+    history_replay_ratio: float = Field(0.2, ge=0.0, le=10.0, description="replayed history rows per new row")
+    kfp_endpoint: str | None = Field(
+        None, description="Kubeflow Pipelines API; empty: the in-cluster default"
+    )
+    gpu: bool = Field(False, description="run training steps on GPU nodes")
+
+
+class CapacitySpec(SpecModel):
+    """GPU node capacity the operator reconciles for training and serving."""
+
+    provider: Literal["none", "karpenter", "eks-nodegroup"] = Field(
+        "none", description="how GPU nodes are scaled: a Karpenter NodePool or an EKS managed node group"
+    )
+    node_pool: str | None = Field(None, description="Karpenter NodePool name")
+    cluster_name: str | None = Field(None, description="EKS cluster (eks-nodegroup)")
+    node_group: str | None = Field(None, description="EKS managed node group (eks-nodegroup)")
+    instance_types: list[str] = Field(default_factory=lambda: ["g5.xlarge"], description="GPU instance types")
+    min_nodes: int = Field(0, ge=0, le=1_000, description="GPU nodes kept even when idle")
+    max_nodes: int = Field(2, ge=0, le=1_000, description="GPU nodes at most")
+
+
+class RecommenderSystemSpec(SpecModel):
+    """Desired state of a homepage recommender."""
+
+    data_sources: DataSourcesSpec = Field(default_factory=DataSourcesSpec)
+    feature_store: FeatureStoreSpec = Field(default_factory=FeatureStoreSpec)
+    filtering: SeenFilterConfig = Field(default_factory=SeenFilterConfig)
+    popularity: PopularityConfig = Field(default_factory=PopularityConfig)
+    ranking: RankingSpec = Field(default_factory=RankingSpec)
+    reranking: RerankingSpec = Field(default_factory=RerankingSpec)
+    serving: ServingSpec = Field(default_factory=ServingSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    capacity: CapacitySpec = Field(default_factory=CapacitySpec)
+    suspend: bool = Field(False, description="stop reconciling and scheduling runs; serving stays as it is")
+
+
+def validate(spec: RecommenderSystemSpec) -> list[str]:
+    """Cross-field rules beyond OpenAPI on 1.20; each message names the field."""
+    problems = []
+    src = spec.data_sources
+    if src.layout in ("seed", "rds") and not src.uri:
+        problems.append(f"spec.dataSources.uri is required with layout {src.layout}")
+    if src.layout != "generated" and src.generator is not None:
+        problems.append("spec.dataSources.generator only applies to layout generated")
+    if spec.serving.replicas > spec.serving.max_replicas:
+        problems.append("spec.serving.replicas must not exceed spec.serving.maxReplicas")
+    cap = spec.capacity
+    if cap.min_nodes > cap.max_nodes:
+        problems.append("spec.capacity.minNodes must not exceed spec.capacity.maxNodes")
+    if cap.provider == "karpenter" and not cap.node_pool:
+        problems.append("spec.capacity.nodePool is required with provider karpenter")
+    if cap.provider == "eks-nodegroup" and not (cap.cluster_name and cap.node_group):
+        problems.append("spec.capacity.clusterName and nodeGroup are required with provider eks-nodegroup")
+    if spec.ranking.top_k < spec.reranking.num_items:
+        problems.append("spec.reranking.numItems must not exceed spec.ranking.topK")
+    return problems
+
+
+ModelTransition = Literal["UpToDate", "InProgress", "BlockedByFailedLoad"]
+
+
+class ModelStatus(SpecModel):
+    """Which model version serves, and whether a new one is rolling out."""
+
+    current_version: int | None = Field(None, description="model version Triton serves")
+    previous_version: int | None = Field(None, description="version a rollback returns to")
+    transition: ModelTransition = Field("UpToDate", description="UpToDate, InProgress or BlockedByFailedLoad")
+
+
+class RecommenderSystemStatus(SpecModel):
+    """Observed state, written by the operator."""
+
+    observed_generation: int | None = Field(None, description="spec generation last reconciled")
+    conditions: list[Condition] = Field(default_factory=list)
+    model: ModelStatus = Field(default_factory=ModelStatus)
+    endpoint: str | None = Field(None, description="gRPC address of the recommendation ensemble")
+    last_training_run: str | None = Field(None, description="name of the newest TrainingRun")
+    last_training_time: dt.datetime | None = Field(None, description="when the newest TrainingRun finished")

@@ -1,0 +1,74 @@
+"""`TrainingRun` (short name `tr`): one initial or incremental training of a RecommenderSystem."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+from recsys_workloads.spec import SpecModel
+
+from recsys_operator.api.conditions import Condition
+
+KIND = "TrainingRun"
+PLURAL = "trainingruns"
+SHORT_NAMES = ["tr"]
+
+CREATED = "Created"
+RUNNING = "Running"
+SUCCEEDED = "Succeeded"
+FAILED = "Failed"
+
+
+class RecommenderRef(SpecModel):
+    """The RecommenderSystem this run trains."""
+
+    name: str = Field(min_length=1, description="RecommenderSystem in the same namespace")
+
+
+class DataWindow(SpecModel):
+    """Interactions the run reads; empty bounds mean all history or up to now."""
+
+    start: dt.datetime | None = Field(None, description="first interaction time included (UTC)")
+    end: dt.datetime | None = Field(None, description="first interaction time excluded (UTC)")
+
+
+class TrainingRunSpec(SpecModel):
+    """Desired training run."""
+
+    recommender_ref: RecommenderRef
+    type: Literal["Initial", "Incremental"] = Field("Initial", description="Initial trains from scratch")
+    data_window: DataWindow = Field(default_factory=DataWindow)
+    parameters: dict[str, str] = Field(default_factory=dict, description="pipeline parameter overrides")
+    promote: Literal["Auto", "Manual"] = Field("Auto", description="Auto: roll out passing versions at once")
+
+
+class StateChange(SpecModel):
+    """One observed KFP run state."""
+
+    state: str = Field(description="KFP run state, e.g. PENDING, RUNNING, SUCCEEDED")
+    time: dt.datetime
+
+
+class TrainingMetrics(SpecModel):
+    """Evaluation on held-out days."""
+
+    k: int | None = Field(None, description="cut-off of recall@k and NDCG@k")
+    recall_at_k: float | None = Field(None, description="two-tower recall@k on held-out days")
+    ndcg_at_k: float | None = None
+    auc: float | None = Field(None, description="ranker AUC on held-out days")
+    logloss: float | None = None
+
+
+class TrainingRunStatus(SpecModel):
+    """Observed state, written by the operator."""
+
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    state: str | None = Field(None, description="latest KFP run state")
+    kfp_run_id: str | None = Field(None, description="run id on the Kubeflow Pipelines server")
+    state_history: list[StateChange] = Field(default_factory=list)
+    metrics: TrainingMetrics = Field(default_factory=TrainingMetrics)
+    model_versions: dict[str, int] = Field(default_factory=dict, description="model name -> produced version")
+    start_time: dt.datetime | None = None
+    completion_time: dt.datetime | None = None

@@ -1,0 +1,67 @@
+"""The RecommenderSystem and TrainingRun specs: Kubernetes spelling, defaults, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+from recsys_operator.api.recommender_system import RecommenderSystemSpec, validate
+from recsys_operator.api.training_run import TrainingRunSpec
+
+SAMPLES = Path(__file__).resolve().parents[3] / "deploy" / "samples"
+
+
+def _sample(name: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((SAMPLES / name).read_text())["spec"])
+
+
+def test_the_sample_recommender_parses_and_passes_the_operator_rules() -> None:
+    spec = RecommenderSystemSpec.model_validate(_sample("recsys_v1alpha1_recommendersystem.yaml"))
+    assert spec.filtering.window_days == 7
+    assert spec.reranking.max_per_category == 4
+    assert spec.data_sources.generator is not None
+    assert validate(spec) == []
+
+
+def test_the_sample_training_run_parses() -> None:
+    spec = TrainingRunSpec.model_validate(_sample("recsys_v1alpha1_trainingrun.yaml"))
+    assert (spec.recommender_ref.name, spec.type, spec.promote) == ("homepage", "Incremental", "Manual")
+
+
+def test_an_empty_spec_gets_every_default_and_round_trips_in_camel_case() -> None:
+    spec = RecommenderSystemSpec.model_validate({})
+    dumped = spec.to_spec()
+    assert dumped["filtering"]["windowDays"] == 7
+    assert dumped["serving"]["modelRepository"]["storageClass"] == "efs-sc"
+    assert RecommenderSystemSpec.model_validate(dumped) == spec
+
+
+def test_a_misspelt_field_is_an_error_not_a_silent_default() -> None:
+    with pytest.raises(ValidationError, match="windowDay"):
+        RecommenderSystemSpec.model_validate({"filtering": {"windowDay": 3}})
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"dataSources": {"layout": "seed"}}, "spec.dataSources.uri is required with layout seed"),
+        (
+            {"dataSources": {"layout": "rds", "uri": "s3://b/p", "generator": {}}},
+            "generator only applies to layout generated",
+        ),
+        ({"serving": {"replicas": 3, "maxReplicas": 2}}, "replicas must not exceed"),
+        ({"capacity": {"minNodes": 3, "maxNodes": 1}}, "minNodes must not exceed"),
+        ({"capacity": {"provider": "karpenter"}}, "nodePool is required"),
+        (
+            {"capacity": {"provider": "eks-nodegroup", "clusterName": "c"}},
+            "clusterName and nodeGroup are required",
+        ),
+        ({"ranking": {"topK": 10}, "reranking": {"numItems": 20}}, "numItems must not exceed"),
+    ],
+)
+def test_cross_field_rules_name_the_field(spec: dict[str, Any], message: str) -> None:
+    problems = validate(RecommenderSystemSpec.model_validate(spec))
+    assert any(message in p for p in problems), problems
