@@ -1,0 +1,168 @@
+"""`recsys data generate|ingest|validate|stats`: thin wiring around the data modules."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from recsys_workloads.data.errors import DataValidationError
+from recsys_workloads.data.generator import GeneratorConfig, generate
+from recsys_workloads.data.ingest import Layout, ingest, validate
+from recsys_workloads.data.stats import compute_stats, day_files, render
+
+app = typer.Typer(
+    name="data",
+    help="Generate a synthetic shop, ingest real layouts, validate and summarise datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Bad input ends in one red line and exit code 1, never a traceback."""
+    try:
+        yield
+    except DataValidationError as exc:
+        err_console.print(f"[red]invalid data:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("generate")
+def generate_command(
+    output: Annotated[Path, typer.Argument(help="folder to create (must be absent or empty)")],
+    users: Annotated[int, typer.Option(help="registered users")] = 20_000,
+    items: Annotated[int, typer.Option(help="catalog size (synthetic catalog only)")] = 2_465,
+    days: Annotated[int, typer.Option(help="days of traffic")] = 14,
+    interactions: Annotated[int, typer.Option(help="View..Purchase rows, impressions excluded")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="same seed, same bytes")] = 0,
+    impressions_per_view: Annotated[float, typer.Option(help="mean un-clicked impressions per view")] = 2.0,
+    catalog: Annotated[Path | None, typer.Option(help="use the real RDS products.yaml")] = None,
+    images: Annotated[bool, typer.Option(help="draw a 64x64 PNG per item")] = True,
+    full_scale: Annotated[
+        bool, typer.Option("--full-scale", help="the seed's 300k users / 13M interactions")
+    ] = False,
+) -> None:
+    """Write a synthetic shop in the seed's layout, with its ground truth."""
+    with _clear_errors():
+        try:
+            fields: dict[str, object] = {
+                "items": items,
+                "days": days,
+                "seed": seed,
+                "impressions_per_view": impressions_per_view,
+            }
+            fields |= {"catalog": catalog, "images": images}
+            if full_scale:
+                config = GeneratorConfig.full_scale(**fields)
+            else:
+                config = GeneratorConfig.model_validate(
+                    {"users": users, "interactions": interactions, **fields}
+                )
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ValueError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+        started = time.perf_counter()
+        with _progress() as progress:
+            images_task = progress.add_task("images", total=0 if not config.images else None)
+            days_task = progress.add_task("days", total=config.days)
+            summary = generate(
+                config,
+                output,
+                on_day=lambda _day: progress.advance(days_task),
+                on_image=lambda: progress.advance(images_task),
+            )
+            progress.update(images_task, total=summary.images, completed=summary.images)
+        console.print(
+            f"wrote {output}: {summary.users:,} users, {summary.items:,} items, {summary.interactions:,} "
+            f"interactions, {summary.impressions:,} impressions over {summary.days} days "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+
+
+@app.command("ingest")
+def ingest_command(
+    source: Annotated[
+        Path, typer.Argument(help="seed layout folder or RDS folder (products.yaml, users.json.gz)")
+    ],
+    output: Annotated[Path, typer.Argument(help="canonical dataset folder to create")],
+    layout: Annotated[str, typer.Option(help="auto, seed or rds")] = "auto",
+    interactions: Annotated[
+        Path | None, typer.Option(help="RDS interactions CSV (default: *.csv in SOURCE)")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing dataset")] = False,
+) -> None:
+    """Validate SOURCE and write the canonical, day-partitioned dataset to OUTPUT (all or nothing)."""
+    with _clear_errors():
+        with _progress() as progress:
+            task = progress.add_task("days", total=None)
+            summary = ingest(
+                source,
+                output,
+                layout=_layout(layout),
+                interactions=interactions,
+                overwrite=overwrite,
+                on_day=lambda _d: progress.advance(task),
+            )
+        console.print(
+            f"ingested {summary.layout} layout into {summary.destination}: {summary.items:,} items, "
+            f"{summary.users:,} users, {summary.interactions:,} rows over {len(summary.days)} days"
+        )
+
+
+@app.command("validate")
+def validate_command(
+    source: Annotated[Path, typer.Argument(help="seed layout folder or RDS folder")],
+    layout: Annotated[str, typer.Option(help="auto, seed or rds")] = "auto",
+    interactions: Annotated[Path | None, typer.Option(help="RDS interactions CSV")] = None,
+) -> None:
+    """Run every ingestion check without writing anything."""
+    with _clear_errors():
+        summary = validate(source, layout=_layout(layout), interactions=interactions)
+        console.print(
+            f"valid {summary.layout} layout: {summary.items:,} items, {summary.users:,} users, "
+            f"{summary.interactions:,} rows over {len(summary.days)} days"
+        )
+
+
+@app.command("stats")
+def stats_command(
+    path: Annotated[Path, typer.Argument(help="generated folder or canonical dataset")],
+) -> None:
+    """Print users, items, events by type and device, rows per day and category shares."""
+    with _clear_errors():
+        _, files = day_files(path)
+        with _progress() as progress:
+            task = progress.add_task("days", total=len(files))
+            stats = compute_stats(path, on_day=lambda _d: progress.advance(task))
+        console.print(render(stats, path))
+
+
+def _layout(value: str) -> Layout:
+    if value not in ("auto", "seed", "rds"):
+        raise ValueError(f"--layout must be auto, seed or rds, not {value!r}")
+    return value  # type: ignore[return-value]

@@ -1,0 +1,531 @@
+"""Read the seed's layout or the Retail Demo Store layout into one canonical dataset.
+
+Canonical dataset (what training reads):
+
+    items.parquet                 ITEMS_SCHEMA
+    users.parquet                 CANONICAL_USERS_SCHEMA
+    item_descriptions.parquet     DESCRIPTIONS_SCHEMA
+    interactions/day=NN/part-0.parquet   INTERACTIONS_SCHEMA, hive-partitioned by day
+    images/<item_id>.png          when the source has images
+    manifest.json                 source, layout, origin timestamp, counts
+
+Output is written to a temporary folder beside the destination and renamed into place
+only when every file validated, so a failed ingest leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from pydantic import ValidationError
+
+from recsys_workloads.data import schema as s
+from recsys_workloads.data.catalog import load_rds_products
+from recsys_workloads.data.errors import DataValidationError
+from recsys_workloads.data.validate import (
+    as_dict_strings,
+    check_columns,
+    check_in,
+    check_known,
+    check_no_nulls,
+    check_numeric,
+    check_timestamps,
+    check_unique,
+    first_false,
+)
+
+Layout = Literal["auto", "seed", "rds"]
+DAY_FILE = re.compile(r"^day_(\d+)\.parquet$")
+RDS_COLUMNS = ("ITEM_ID", "USER_ID", "EVENT_TYPE", "TIMESTAMP")
+RDS_TRUE = ("yes", "true", "1", "y")
+RDS_FALSE = ("no", "false", "0", "n", "")
+
+
+@dataclass
+class IngestSummary:
+    layout: str
+    items: int = 0
+    users: int = 0
+    interactions: int = 0
+    days: list[int] = field(default_factory=list)
+    destination: Path | None = None
+
+
+class _Sink:
+    """Where canonical files go: a temporary folder, or nowhere when only validating."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def table(self, name: str, table: pa.Table) -> None:
+        if self.root is not None:
+            pq.write_table(table, self.root / name)
+
+    def day(self, day: int, table: pa.Table) -> None:
+        if self.root is not None:
+            folder = self.root / s.INTERACTIONS_DIR / s.day_partition_name(day)
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, folder / "part-0.parquet")
+
+    def images(self, source: Path) -> None:
+        if self.root is not None and source.is_dir():
+            shutil.copytree(source, self.root / s.IMAGES_DIR)
+
+    def manifest(self, content: dict[str, object]) -> None:
+        if self.root is not None:
+            (self.root / s.MANIFEST_FILE).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+
+
+def detect_layout(source: Path) -> Literal["seed", "rds"]:
+    if not source.is_dir():
+        raise DataValidationError(str(source), "not a directory")
+    if (source / "products.yaml").exists():
+        return "rds"
+    if (source / s.ITEMS_FILE).exists() and any(DAY_FILE.match(p.name) for p in source.iterdir()):
+        return "seed"
+    raise DataValidationError(
+        str(source),
+        "unrecognised layout: expected products.yaml (RDS) or items.parquet + day_NN.parquet (seed)",
+    )
+
+
+# --- shared normalisation ---------------------------------------------------------------------
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataValidationError(str(path), f"cannot read parquet ({exc})") from None
+
+
+def _text(column: pa.ChunkedArray | pa.Array, file: str, name: str) -> pa.Array:
+    return pc.cast(as_dict_strings(column, file, name), pa.string())
+
+
+def canonical_items(table: pa.Table, file: str) -> pa.Table:
+    check_columns(table.schema, s.REQUIRED_ITEM_COLUMNS, file)
+    n = len(table)
+    item_id = _text(table[s.ITEM_ID], file, s.ITEM_ID)
+    check_no_nulls(item_id, file, s.ITEM_ID)
+    check_unique(item_id, file, s.ITEM_ID)
+    for name in (s.CATEGORY_L1, s.CATEGORY_L2):
+        check_no_nulls(table[name], file, name)
+    check_numeric(table[s.PRICE], file, s.PRICE, integer=False)
+    check_no_nulls(table[s.PRICE], file, s.PRICE)
+    bad_price = first_false(pc.greater_equal(table[s.PRICE], 0))
+    if bad_price is not None:
+        raise DataValidationError(file, "price must not be negative", row=bad_price + 1, column=s.PRICE)
+    gender = _text(table[s.ITEM_GENDER], file, s.ITEM_GENDER)
+    check_in(gender, s.ITEM_GENDERS, file, s.ITEM_GENDER)
+
+    def optional(name: str, default: pa.Array) -> pa.Array:
+        return table[name].combine_chunks() if name in table.schema.names else default
+
+    first_day = optional(s.FIRST_DAY, pa.array(np.zeros(n, np.int16)))
+    check_numeric(first_day, file, s.FIRST_DAY, integer=True)
+    return pa.table(
+        {
+            s.ITEM_ID: item_id,
+            s.NAME: pc.cast(optional(s.NAME, pa.nulls(n, pa.string())), pa.string()),
+            s.CATEGORY_L1: _text(table[s.CATEGORY_L1], file, s.CATEGORY_L1),
+            s.CATEGORY_L2: _text(table[s.CATEGORY_L2], file, s.CATEGORY_L2),
+            s.PRICE: pc.cast(table[s.PRICE], pa.float64()).combine_chunks(),
+            s.ITEM_GENDER: gender,
+            s.PROMOTED: pc.cast(optional(s.PROMOTED, pa.array(np.zeros(n, bool))), pa.bool_()),
+            s.FIRST_DAY: pc.cast(pc.fill_null(first_day, 0), pa.int16()),
+        },
+        schema=s.ITEMS_SCHEMA,
+    )
+
+
+def canonical_users(table: pa.Table, file: str) -> pa.Table:
+    check_columns(table.schema, s.REQUIRED_USER_COLUMNS, file)
+    n = len(table)
+    user_id = _text(table[s.USER_ID], file, s.USER_ID)
+    check_no_nulls(user_id, file, s.USER_ID)
+    check_unique(user_id, file, s.USER_ID)
+    if not pa.types.is_null(table[s.AGE].type):
+        check_numeric(table[s.AGE], file, s.AGE, integer=True)
+    gender = _text(table[s.GENDER], file, s.GENDER)
+    check_in(gender, ("M", "F"), file, s.GENDER, nullable=True)
+
+    def optional(name: str, type_: pa.DataType) -> pa.Array:
+        if name in table.schema.names:
+            return pc.cast(table[name].combine_chunks(), type_)
+        return pa.nulls(n, type_)
+
+    return pa.table(
+        {
+            s.USER_ID: user_id,
+            s.AGE: pc.cast(table[s.AGE], pa.int16()).combine_chunks(),
+            s.GENDER: gender,
+            s.FIRST_DAY: optional(s.FIRST_DAY, pa.int16()),
+            s.PERSONA: optional(s.PERSONA, pa.string()),
+            s.DISCOUNT_PERSONA: optional(s.DISCOUNT_PERSONA, pa.string()),
+        },
+        schema=s.CANONICAL_USERS_SCHEMA,
+    )
+
+
+def canonical_interactions(table: pa.Table, file: str, items: pa.Array, users: pa.Array) -> pa.Table:
+    """Checked, typed interactions; optional columns are filled with nulls or derived."""
+    check_columns(table.schema, s.REQUIRED_INTERACTION_COLUMNS, file)
+    n = len(table)
+    item_id = as_dict_strings(table[s.ITEM_ID], file, s.ITEM_ID)
+    check_no_nulls(item_id, file, s.ITEM_ID)
+    check_known(item_id, items, file, s.ITEM_ID, "item")
+    user_id = as_dict_strings(table[s.USER_ID], file, s.USER_ID)
+    check_known(user_id, users, file, s.USER_ID, "user")
+    check_numeric(table[s.TIMESTAMP], file, s.TIMESTAMP, integer=True)
+    check_no_nulls(table[s.TIMESTAMP], file, s.TIMESTAMP)
+    event = as_dict_strings(table[s.EVENT_TYPE], file, s.EVENT_TYPE)
+    check_no_nulls(event, file, s.EVENT_TYPE)
+    check_in(event, s.EVENT_TYPES, file, s.EVENT_TYPE)
+    device = as_dict_strings(table[s.DEVICE_TYPE], file, s.DEVICE_TYPE)
+    check_in(device, s.DEVICE_TYPES, file, s.DEVICE_TYPE, nullable=True)
+    names = table.schema.names
+    anonymous = (
+        as_dict_strings(table[s.ANONYMOUS_ID], file, s.ANONYMOUS_ID)
+        if s.ANONYMOUS_ID in names
+        else pa.nulls(n, s.DICT_STRING)
+    )
+    if s.SESSION_ID in names:
+        check_numeric(table[s.SESSION_ID], file, s.SESSION_ID, integer=True)
+        session = pc.cast(table[s.SESSION_ID], pa.int64()).combine_chunks()
+    else:
+        session = pa.nulls(n, pa.int64())
+    discount = (
+        pc.cast(table[s.DISCOUNT], pa.bool_()).combine_chunks()
+        if s.DISCOUNT in names
+        else pa.nulls(n, pa.bool_())
+    )
+    clicked = pc.not_equal(pc.cast(event, pa.string()), s.EventType.IMPRESSION.value)
+    return pa.Table.from_arrays(
+        [
+            user_id,
+            anonymous,
+            session,
+            item_id,
+            pc.cast(table[s.TIMESTAMP], pa.int64()).combine_chunks(),
+            device,
+            event,
+            clicked,
+            discount,
+        ],
+        schema=s.INTERACTIONS_SCHEMA,
+    )
+
+
+# --- the seed's layout ---------------------------------------------------------------------------
+def _seed_day_files(source: Path) -> list[tuple[int, Path]]:
+    days = sorted((int(m.group(1)), p) for p in source.iterdir() if (m := DAY_FILE.match(p.name)))
+    seen: set[int] = set()
+    for day, path in days:
+        if day in seen:
+            raise DataValidationError(str(path), f"a second file for day {day}")
+        seen.add(day)
+    return days
+
+
+def _ingest_seed(source: Path, sink: _Sink, on_day: Callable[[int], None] | None) -> IngestSummary:
+    summary = IngestSummary(layout="seed")
+    items = canonical_items(_read_parquet(source / s.ITEMS_FILE), str(source / s.ITEMS_FILE))
+    users_path = source / s.USERS_FILE
+    if not users_path.exists():
+        raise DataValidationError(str(users_path), "file is missing")
+    users = canonical_users(_read_parquet(users_path), str(users_path))
+    descriptions_path = source / s.DESCRIPTIONS_FILE
+    if descriptions_path.exists():
+        table = _read_parquet(descriptions_path)
+        check_columns(table.schema, s.REQUIRED_DESCRIPTION_COLUMNS, str(descriptions_path))
+        desc_ids = _text(table[s.ITEM_ID], str(descriptions_path), s.ITEM_ID)
+        check_known(desc_ids, items[s.ITEM_ID].combine_chunks(), str(descriptions_path), s.ITEM_ID, "item")
+        descriptions = pa.table(
+            {s.ITEM_ID: desc_ids, s.PRODUCT_DESCRIPTION: pc.cast(table[s.PRODUCT_DESCRIPTION], pa.string())},
+            schema=s.DESCRIPTIONS_SCHEMA,
+        )
+    else:
+        descriptions = pa.table(
+            {s.ITEM_ID: items[s.ITEM_ID], s.PRODUCT_DESCRIPTION: pa.nulls(len(items), pa.string())},
+            schema=s.DESCRIPTIONS_SCHEMA,
+        )
+    item_ids = items[s.ITEM_ID].combine_chunks()
+    user_ids = users[s.USER_ID].combine_chunks()
+    origin: int | None = None
+    for day, path in _seed_day_files(source):
+        table = canonical_interactions(_read_parquet(path), str(path), item_ids, user_ids)
+        timestamps = table[s.TIMESTAMP]
+        check_timestamps(timestamps, str(path), s.TIMESTAMP)
+        if origin is None and len(table):
+            first = int(pc.min(timestamps).as_py())
+            origin = first - first % s.SECONDS_PER_DAY - day * s.SECONDS_PER_DAY
+        if origin is not None:
+            low = origin + day * s.SECONDS_PER_DAY
+            check_timestamps(
+                timestamps,
+                str(path),
+                s.TIMESTAMP,
+                low=low,
+                high=low + s.SECONDS_PER_DAY,
+                what=f"day {day:02d}",
+            )
+        sink.day(day, table)
+        summary.interactions += len(table)
+        summary.days.append(day)
+        if on_day is not None:
+            on_day(day)
+    sink.table(s.ITEMS_FILE, items)
+    sink.table(s.USERS_FILE, users)
+    sink.table(s.DESCRIPTIONS_FILE, descriptions)
+    sink.images(source / s.IMAGES_DIR)
+    summary.items, summary.users = len(items), len(users)
+    sink.manifest({"layout": "seed", "source": str(source), "origin_timestamp": origin, **_counts(summary)})
+    return summary
+
+
+# --- the Retail Demo Store layout ----------------------------------------------------------------
+def load_rds_users(path: Path) -> list[s.RdsUser]:
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            raw = json.load(fh)
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataValidationError(str(path), f"not valid JSON ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(raw, list):
+        raise DataValidationError(str(path), "expected a JSON list of users")
+    users: list[s.RdsUser] = []
+    seen: dict[str, int] = {}
+    for row, record in enumerate(raw, start=1):
+        if not isinstance(record, dict):
+            raise DataValidationError(str(path), "expected an object", row=row)
+        try:
+            user = s.RdsUser.model_validate(record)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            column = str(err["loc"][0]) if err["loc"] else None
+            raise DataValidationError(str(path), err["msg"], row=row, column=column) from None
+        key = str(user.id)
+        if key in seen:
+            raise DataValidationError(
+                str(path), f"duplicate id {key!r} (first at row {seen[key]})", row=row, column="id"
+            )
+        seen[key] = row
+        users.append(user)
+    return users
+
+
+def read_rds_interactions(path: Path, items: pa.Array, users: pa.Array) -> pa.Table:
+    """RDS interactions CSV → canonical interactions (device and session unknown: null)."""
+    file = str(path)
+    try:
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in (*RDS_COLUMNS, "DISCOUNT")}, strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise DataValidationError(file, f"cannot parse CSV ({exc})") from None
+    check_columns(table.schema, RDS_COLUMNS, file)
+    ts_text = pc.utf8_trim_whitespace(table["TIMESTAMP"])
+    row = first_false(pc.match_substring_regex(ts_text, r"^-?[0-9]+$"))
+    if row is not None:
+        raise DataValidationError(
+            file,
+            f"expected integer unix seconds, got {table['TIMESTAMP'][row].as_py()!r}",
+            row=row + 1,
+            column="TIMESTAMP",
+        )
+    timestamps = pc.cast(ts_text, pa.int64())
+    check_timestamps(timestamps, file, "TIMESTAMP")
+    for name in ("ITEM_ID", "USER_ID", "EVENT_TYPE"):
+        empty = first_false(pc.greater(pc.utf8_length(table[name]), 0))
+        if empty is not None:
+            raise DataValidationError(file, "missing value", row=empty + 1, column=name)
+    check_known(table["ITEM_ID"], items, file, "ITEM_ID", "item")
+    check_known(table["USER_ID"], users, file, "USER_ID", "user")
+    check_in(table["EVENT_TYPE"], s.INTERACTION_TYPES, file, "EVENT_TYPE")
+    n = len(table)
+    if "DISCOUNT" in table.schema.names:
+        flag = pc.utf8_lower(pc.utf8_trim_whitespace(table["DISCOUNT"]))
+        check_in(flag, (*RDS_TRUE, *RDS_FALSE), file, "DISCOUNT")
+        discount = pc.if_else(pc.equal(flag, ""), None, pc.is_in(flag, value_set=pa.array(RDS_TRUE)))
+    else:
+        discount = pa.nulls(n, pa.bool_())
+    return pa.Table.from_arrays(
+        [
+            as_dict_strings(table["USER_ID"], file, "USER_ID"),
+            pa.nulls(n, s.DICT_STRING),
+            pa.nulls(n, pa.int64()),
+            as_dict_strings(table["ITEM_ID"], file, "ITEM_ID"),
+            timestamps.combine_chunks() if isinstance(timestamps, pa.ChunkedArray) else timestamps,
+            pa.nulls(n, s.DICT_STRING),
+            as_dict_strings(table["EVENT_TYPE"], file, "EVENT_TYPE"),
+            pa.array(np.ones(n, dtype=bool)),
+            pc.cast(discount, pa.bool_()).combine_chunks()
+            if isinstance(discount, pa.ChunkedArray)
+            else discount,
+        ],
+        schema=s.INTERACTIONS_SCHEMA,
+    )
+
+
+def _rds_interaction_files(source: Path, interactions: Path | None) -> list[Path]:
+    if interactions is not None:
+        if not interactions.exists():
+            raise DataValidationError(str(interactions), "file is missing")
+        return [interactions]
+    return sorted(p for p in source.iterdir() if p.name.endswith((".csv", ".csv.gz")))
+
+
+def _ingest_rds(
+    source: Path, sink: _Sink, interactions: Path | None, on_day: Callable[[int], None] | None
+) -> IngestSummary:
+    summary = IngestSummary(layout="rds")
+    products = load_rds_products(source / "products.yaml")
+    items = pa.table(
+        {
+            s.ITEM_ID: [p.id for p in products],
+            s.NAME: [p.name for p in products],
+            s.CATEGORY_L1: [p.category for p in products],
+            s.CATEGORY_L2: [p.style for p in products],
+            s.PRICE: [p.price for p in products],
+            s.ITEM_GENDER: [p.gender_affinity or "Any" for p in products],
+            s.PROMOTED: [p.promoted for p in products],
+            s.FIRST_DAY: pa.array(np.zeros(len(products), np.int16)),
+        },
+        schema=s.ITEMS_SCHEMA,
+    )
+    descriptions = pa.table(
+        {s.ITEM_ID: [p.id for p in products], s.PRODUCT_DESCRIPTION: [p.description for p in products]},
+        schema=s.DESCRIPTIONS_SCHEMA,
+    )
+    users_path = next((source / n for n in ("users.json.gz", "users.json") if (source / n).exists()), None)
+    if users_path is None:
+        raise DataValidationError(str(source / "users.json[.gz]"), "file is missing")
+    rds_users = load_rds_users(users_path)
+    users = pa.table(
+        {
+            s.USER_ID: [str(u.id) for u in rds_users],
+            s.AGE: pa.array([u.age for u in rds_users], pa.int16()),
+            s.GENDER: [u.gender for u in rds_users],
+            s.FIRST_DAY: pa.nulls(len(rds_users), pa.int16()),
+            s.PERSONA: [u.persona for u in rds_users],
+            s.DISCOUNT_PERSONA: [u.discount_persona for u in rds_users],
+        },
+        schema=s.CANONICAL_USERS_SCHEMA,
+    )
+    item_ids, user_ids = items[s.ITEM_ID].combine_chunks(), users[s.USER_ID].combine_chunks()
+    tables = [
+        read_rds_interactions(p, item_ids, user_ids) for p in _rds_interaction_files(source, interactions)
+    ]
+    origin: int | None = None
+    if tables and sum(len(t) for t in tables):
+        events = pa.concat_tables(tables).unify_dictionaries()
+        events = events.take(pc.sort_indices(events, [(s.TIMESTAMP, "ascending")]))
+        ts = events[s.TIMESTAMP].to_numpy()
+        origin = int(ts[0] - ts[0] % s.SECONDS_PER_DAY)
+        day_of = (ts - origin) // s.SECONDS_PER_DAY
+        for day, start, stop in _runs(day_of):
+            sink.day(day, events.slice(start, stop - start))
+            summary.days.append(day)
+            if on_day is not None:
+                on_day(day)
+        summary.interactions = len(events)
+    sink.table(s.ITEMS_FILE, items)
+    sink.table(s.USERS_FILE, users)
+    sink.table(s.DESCRIPTIONS_FILE, descriptions)
+    summary.items, summary.users = len(items), len(users)
+    sink.manifest({"layout": "rds", "source": str(source), "origin_timestamp": origin, **_counts(summary)})
+    return summary
+
+
+def _runs(values: np.ndarray) -> Iterator[tuple[int, int, int]]:
+    """(value, start, stop) of each run in a sorted array."""
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(values)) + 1])
+    stops = np.concatenate([starts[1:], [len(values)]])
+    for start, stop in zip(starts, stops, strict=True):
+        yield int(values[start]), int(start), int(stop)
+
+
+def _counts(summary: IngestSummary) -> dict[str, object]:
+    return {
+        "items": summary.items,
+        "users": summary.users,
+        "interactions": summary.interactions,
+        "days": summary.days,
+    }
+
+
+# --- entry points ----------------------------------------------------------------------------------
+def _run(
+    source: Path, sink: _Sink, layout: Layout, interactions: Path | None, on_day: Callable[[int], None] | None
+) -> IngestSummary:
+    chosen = detect_layout(source) if layout == "auto" else layout
+    if chosen == "rds":
+        return _ingest_rds(source, sink, interactions, on_day)
+    return _ingest_seed(source, sink, on_day)
+
+
+def validate(
+    source: Path,
+    *,
+    layout: Layout = "auto",
+    interactions: Path | None = None,
+    on_day: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Every check `ingest` makes, writing nothing."""
+    return _run(source, _Sink(None), layout, interactions, on_day)
+
+
+def ingest(
+    source: Path,
+    destination: Path,
+    *,
+    layout: Layout = "auto",
+    interactions: Path | None = None,
+    overwrite: bool = False,
+    on_day: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Validate `source` and write the canonical dataset to `destination`, all or nothing."""
+    destination = destination.resolve()
+    if destination.exists() and any(destination.iterdir()) and not overwrite:
+        raise FileExistsError(f"{destination} exists and is not empty (use --overwrite)")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.ingest-", dir=destination.parent))
+    try:
+        summary = _run(source, _Sink(tmp), layout, interactions, on_day)
+        if destination.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
+            destination.replace(old / "dataset")
+            tmp.replace(destination)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.replace(destination)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    summary.destination = destination
+    return summary
+
+
+def open_interactions(dataset: Path) -> ds.Dataset:
+    """The canonical interactions as a pyarrow dataset with an int16 `day` column."""
+    return ds.dataset(
+        dataset / s.INTERACTIONS_DIR,
+        format="parquet",
+        partitioning=ds.partitioning(s.DAY_PARTITIONING_SCHEMA, flavor="hive"),
+    )
