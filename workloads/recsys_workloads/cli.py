@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+from recsys_workloads.data.cli import app as data_app
+from recsys_workloads.runtime.process import ServerStartError
+from recsys_workloads.runtime.toolchain import ToolchainError, repo_root
 
 app = typer.Typer(
     name="recsys",
@@ -10,6 +18,29 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(data_app, name="data")
+
+
+@app.command("demo")
+def demo_command(
+    workdir: Annotated[
+        Path | None,
+        typer.Option(help="where the shop, online state and model repository go [default: runs/demo]"),
+    ] = None,
+    users: Annotated[int, typer.Option(min=100)] = 20_000,
+    interactions: Annotated[int, typer.Option(min=1_000)] = 1_000_000,
+    seed: int = 0,
+) -> None:
+    """Local mode end to end on real redis-server and tritonserver (see recsys_workloads.demo)."""
+    from recsys_workloads.demo import DemoConfig, run_demo  # pyarrow/tritonclient only when asked
+
+    console = Console()
+    try:
+        workdir = workdir or repo_root() / "runs" / "demo"
+        run_demo(DemoConfig(workdir=workdir, users=users, interactions=interactions, seed=seed), console)
+    except (ToolchainError, ServerStartError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def main() -> None:
