@@ -221,7 +221,7 @@ def run_demo(config: DemoConfig, console: Console) -> list[Homepage]:
             clicked = pages[0].item_ids[0]
             seen_filter.add(user, [clicked], clock)
             after = ask(server, user, "ios", clock, config.num_items)
-            console.print(homepage_table(after, items, f"after {user} viewed {clicked}", {clicked}))
+            console.print(homepage_table(after, items, f"after {user} viewed the top item", {clicked}))
             if clicked in after.item_ids:
                 raise RuntimeError(f"{clicked} is still recommended after the user viewed it")
             pages.append(after)

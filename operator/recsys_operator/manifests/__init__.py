@@ -1,0 +1,1 @@
+"""Pure builders: RecommenderSystem spec -> Kubernetes objects (plain dicts, server-side applied)."""

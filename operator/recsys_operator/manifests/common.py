@@ -1,0 +1,63 @@
+"""Names, labels and owner references shared by every child object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from recsys_operator.api import API_VERSION
+from recsys_operator.api.recommender_system import KIND
+
+MANAGER = "recsys-operator"
+Manifest = dict[str, Any]
+
+
+class Owner(BaseModel):
+    """The parent RecommenderSystem as the builders need it (from kopf's body)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    namespace: str
+    uid: str
+
+    def child_name(self, component: str) -> str:
+        return f"{self.name}-{component}"
+
+    def labels(self, component: str) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/name": "recsys",
+            "app.kubernetes.io/instance": self.name,
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/managed-by": MANAGER,
+        }
+
+    def selector(self, component: str) -> dict[str, str]:
+        """Immutable in Deployments/StatefulSets: never add labels here."""
+        labels = self.labels(component)
+        return {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
+
+    def metadata(self, component: str, name: str | None = None) -> dict[str, Any]:
+        return {
+            "name": name or self.child_name(component),
+            "namespace": self.namespace,
+            "labels": self.labels(component),
+            "ownerReferences": [
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": KIND,
+                    "name": self.name,
+                    "uid": self.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        }
+
+
+RESTRICTED_CONTAINER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}

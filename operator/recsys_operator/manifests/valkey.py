@@ -1,0 +1,109 @@
+"""A provisioned Valkey (with valkey-bloom) when the spec names no external address."""
+
+from __future__ import annotations
+
+import json
+
+from recsys_operator.api.recommender_system import RecommenderSystemSpec
+from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+
+COMPONENT = "valkey"
+PORT = 6379
+
+
+def provisioned(spec: RecommenderSystemSpec) -> bool:
+    return not spec.feature_store.online_store.address
+
+
+def address(owner: Owner, spec: RecommenderSystemSpec) -> str:
+    """host:port the serving steps, event service and training use."""
+    given = spec.feature_store.online_store.address
+    return given or f"{owner.child_name(COMPONENT)}.{owner.namespace}.svc:{PORT}"
+
+
+def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
+    store = spec.feature_store.online_store
+    container = {
+        "name": "valkey",
+        "image": store.image,
+        "ports": [{"name": "valkey", "containerPort": PORT}],
+        "readinessProbe": {"tcpSocket": {"port": "valkey"}, "periodSeconds": 5},
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+        "securityContext": RESTRICTED_CONTAINER_SECURITY,
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": owner.metadata(COMPONENT),
+        "spec": {
+            "serviceName": owner.child_name(COMPONENT),
+            "replicas": 1,
+            "selector": {"matchLabels": owner.selector(COMPONENT)},
+            "template": {
+                "metadata": {"labels": owner.labels(COMPONENT)},
+                "spec": {
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "fsGroup": 999},
+                    "containers": [container],
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": store.storage}},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def service(owner: Owner) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": owner.metadata(COMPONENT),
+        "spec": {
+            "selector": owner.selector(COMPONENT),
+            "ports": [{"name": "valkey", "port": PORT, "targetPort": "valkey"}],
+        },
+    }
+
+
+def network_policy(owner: Owner) -> Manifest:
+    """Only this recommender's own pods may reach its Valkey."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": owner.metadata(COMPONENT),
+        "spec": {
+            "podSelector": {"matchLabels": owner.selector(COMPONENT)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": owner.name}}}],
+                    "ports": [{"protocol": "TCP", "port": PORT}],
+                }
+            ],
+        },
+    }
+
+
+def online_config(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
+    """The published online-state contract: where Valkey is and how filters are laid out."""
+    store = spec.feature_store.online_store
+    config = {
+        "address": address(owner, spec),
+        "tls": store.tls,
+        "passwordSecretRef": store.password_secret_ref,
+        "filtering": spec.filtering.to_spec(),
+        "popularity": spec.popularity.to_spec(),
+        "keyLayout": "v1",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": owner.metadata("online", owner.child_name("online-config")),
+        "data": {"online.json": json.dumps(config, indent=2, sort_keys=True)},
+    }

@@ -1,0 +1,122 @@
+"""Observed state -> status conditions, as pure functions (KServe/cert-manager style).
+
+Each component condition says what it waits for; `Ready` summarises them and names the
+first one that is not ready; `Stalled` means the operator cannot make progress without a
+change to the spec; `Reconciling` means it is working towards the spec.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from recsys_operator.api import recommender_system as rs
+from recsys_operator.api.conditions import Condition, ConditionStatus, set_condition
+
+
+class Observed(BaseModel):
+    """What the operator read back from the cluster and the model volume."""
+
+    model_config = ConfigDict(frozen=True)
+
+    triton_desired: int
+    triton_ready: int
+    valkey_provisioned: bool
+    valkey_ready: bool
+    filters_published: bool
+    model_version: int | None
+    capacity_provider: str = "none"
+    capacity_ready: bool = True
+    suspended: bool = False
+
+
+ComponentState = tuple[str, bool, str, str]  # type, ready, reason, message
+
+
+def _feature_store(o: Observed) -> ComponentState:
+    if not o.valkey_provisioned:
+        return rs.FEATURE_STORE_READY, True, "ExternalValkey", "using the configured Valkey address"
+    if o.valkey_ready:
+        return rs.FEATURE_STORE_READY, True, "ValkeyReady", "provisioned Valkey is ready"
+    return rs.FEATURE_STORE_READY, False, "ValkeyNotReady", "waiting for the provisioned Valkey pod"
+
+
+def _index(o: Observed) -> ComponentState:
+    if o.model_version is None:
+        return (
+            rs.INDEX_READY,
+            False,
+            "AwaitingTraining",
+            "no model version yet: the initial TrainingRun builds it",
+        )
+    return rs.INDEX_READY, True, "IndexBuilt", f"model version {o.model_version} holds the FAISS index"
+
+
+def _filters(o: Observed) -> ComponentState:
+    if o.filters_published:
+        return rs.FILTERS_READY, True, "FiltersPublished", "seen-filter layout published to the online config"
+    return rs.FILTERS_READY, False, "FiltersNotPublished", "online config map not written yet"
+
+
+def _serving(o: Observed) -> ComponentState:
+    replicas = f"{o.triton_ready}/{o.triton_desired} Triton replicas ready"
+    if o.triton_desired == 0:
+        return rs.SERVING_READY, False, "ScaledToZero", replicas
+    if o.triton_ready >= o.triton_desired:
+        return rs.SERVING_READY, True, "TritonReady", replicas
+    return rs.SERVING_READY, False, "TritonNotReady", replicas
+
+
+def _capacity(o: Observed) -> ComponentState:
+    if o.capacity_provider == "none":
+        return rs.CAPACITY_READY, True, "NotManaged", "spec.capacity.provider is none"
+    if o.capacity_ready:
+        return rs.CAPACITY_READY, True, "CapacityReady", f"{o.capacity_provider} within min/max"
+    return rs.CAPACITY_READY, False, "CapacityPending", f"{o.capacity_provider} is scaling"
+
+
+def component_states(observed: Observed) -> list[ComponentState]:
+    return [f(observed) for f in (_feature_store, _index, _filters, _serving, _capacity)]
+
+
+def reconcile_conditions(
+    current: Sequence[Condition], observed: Observed, generation: int, at: dt.datetime | None = None
+) -> list[Condition]:
+    """Component conditions, Ready, Reconciling and Stalled for a valid spec."""
+    conditions = list(current)
+    states = component_states(observed)
+    for type_, ready, reason, message in states:
+        status: ConditionStatus = "True" if ready else "False"
+        conditions = set_condition(conditions, type_, status, reason, message, generation, at)
+    waiting = [(t, reason, message) for t, ready, reason, message in states if not ready]
+    if observed.suspended:
+        conditions = set_condition(
+            conditions, rs.READY, "False", "Suspended", "spec.suspend is true", generation, at
+        )
+        conditions = set_condition(conditions, rs.RECONCILING, "False", "Suspended", "", generation, at)
+    elif waiting:
+        first, reason, message = waiting[0]
+        conditions = set_condition(
+            conditions, rs.READY, "False", reason, f"{first}: {message}", generation, at
+        )
+        conditions = set_condition(
+            conditions, rs.RECONCILING, "True", "Progressing", f"waiting for {first}", generation, at
+        )
+    else:
+        conditions = set_condition(conditions, rs.READY, "True", "AllComponentsReady", "", generation, at)
+        conditions = set_condition(
+            conditions, rs.RECONCILING, "False", "ReconcileSucceeded", "", generation, at
+        )
+    return set_condition(conditions, rs.STALLED, "False", "SpecValid", "", generation, at)
+
+
+def invalid_spec_conditions(
+    current: Sequence[Condition], problems: Sequence[str], generation: int, at: dt.datetime | None = None
+) -> list[Condition]:
+    """A spec the operator cannot act on: Stalled, not Ready, nothing changed in the cluster."""
+    message = "; ".join(problems)
+    conditions = set_condition(current, rs.STALLED, "True", "InvalidSpec", message, generation, at)
+    conditions = set_condition(conditions, rs.RECONCILING, "False", "InvalidSpec", "", generation, at)
+    return set_condition(conditions, rs.READY, "False", "InvalidSpec", message, generation, at)
