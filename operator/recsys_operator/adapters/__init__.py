@@ -1,0 +1,1 @@
+"""Thin I/O adapters: Kubernetes, KFP, Triton's repository API, Valkey, AWS."""

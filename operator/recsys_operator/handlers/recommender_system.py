@@ -1,0 +1,49 @@
+"""kopf handlers of RecommenderSystem: wiring only; logic lives in reconcilers/."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import kopf
+
+from recsys_operator.adapters.kube import KubernetesCluster
+from recsys_operator.api import GROUP, VERSION
+from recsys_operator.api.recommender_system import PLURAL, READY
+from recsys_operator.reconcilers.recommender_system import reconcile
+
+RESOURCE = (GROUP, VERSION, PLURAL)
+REFRESH_SECONDS = 30.0
+
+
+@cache
+def cluster() -> KubernetesCluster:
+    return KubernetesCluster()
+
+
+def _ready(conditions: list[dict[str, Any]]) -> tuple[str | None, str, str]:
+    found = next((c for c in conditions if c.get("type") == READY), {})
+    return found.get("status"), found.get("reason", ""), found.get("message", "")
+
+
+def _write(body: kopf.Body, patch: kopf.Patch) -> None:
+    before = _ready(list((body.get("status") or {}).get("conditions") or []))
+    status = reconcile(body, cluster())
+    after = _ready(status["conditions"])
+    patch.status.update(status)
+    if after[:2] != before[:2]:
+        kind = "Normal" if after[0] == "True" else "Warning"
+        kopf.event(body, type=kind, reason=after[1] or "Reconciled", message=f"Ready={after[0]}: {after[2]}")
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE, field="spec")
+def reconcile_spec(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    _write(body, patch)
+
+
+@kopf.timer(*RESOURCE, interval=REFRESH_SECONDS, initial_delay=REFRESH_SECONDS, idle=REFRESH_SECONDS)
+def refresh_status(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    """Children change without spec changes (pods become ready): observe them periodically."""
+    _write(body, patch)

@@ -1,0 +1,20 @@
+"""Operator-wide kopf settings: our own domain for annotations and the finalizer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from recsys_operator.api import GROUP
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = 20  # logging.INFO: transitions become Kubernetes Events
+    settings.watching.server_timeout = 270

@@ -1,0 +1,1 @@
+"""Reconcile logic between kopf's wiring and the adapters: spec in, applied objects and status out."""

@@ -1,0 +1,105 @@
+"""One reconcile pass over a RecommenderSystem, against an in-memory cluster double.
+
+The real API server path is covered in tests/integration/kube; here the orchestration:
+what is applied, what is observed, what status results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recsys_operator.manifests.common import Manifest
+from recsys_operator.reconcilers.recommender_system import reconcile, spec_problems
+
+
+class RecordingCluster:
+    def __init__(self, ready: bool = False) -> None:
+        self.objects: dict[tuple[str, str, str], Manifest] = {}
+        self.ready = ready
+
+    def apply(self, manifest: Manifest) -> Manifest:
+        key = (manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"])
+        stored = {**manifest, "status": {"readyReplicas": 1} if self.ready else {}}
+        self.objects[key] = stored
+        return stored
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str) -> Manifest | None:
+        return self.objects.get((kind, namespace, name))
+
+    def hpa_api_version(self) -> str:
+        return "autoscaling/v2beta2"
+
+
+def _body(spec: dict[str, Any], status: dict[str, Any] | None = None, generation: int = 1) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "homepage", "namespace": "shop", "uid": "u-1", "generation": generation},
+        "spec": spec,
+        "status": status or {},
+    }
+
+
+def _condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == type_)
+
+
+def test_a_valid_spec_applies_every_child_and_waits_for_training() -> None:
+    cluster = RecordingCluster()
+    status = reconcile(_body({}), cluster)
+    assert sorted((kind, name) for kind, _, name in cluster.objects) == [
+        ("ConfigMap", "homepage-online-config"),
+        ("Deployment", "homepage-triton"),
+        ("HorizontalPodAutoscaler", "homepage-triton"),
+        ("NetworkPolicy", "homepage-valkey"),
+        ("PersistentVolumeClaim", "homepage-models"),
+        ("Service", "homepage-triton"),
+        ("Service", "homepage-valkey"),
+        ("StatefulSet", "homepage-valkey"),
+    ]
+    assert (
+        cluster.objects[("HorizontalPodAutoscaler", "shop", "homepage-triton")]["apiVersion"]
+        == "autoscaling/v2beta2"
+    )
+    assert status["observedGeneration"] == 1
+    ready = _condition(status, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ValkeyNotReady")
+
+
+def test_ready_once_children_are_ready_and_a_model_version_serves() -> None:
+    cluster = RecordingCluster(ready=True)
+    status = reconcile(_body({}, status={"model": {"currentVersion": 2}}), cluster)
+    assert _condition(status, "Ready")["status"] == "True"
+    assert _condition(status, "IndexReady")["message"] == "model version 2 holds the FAISS index"
+
+
+def test_an_invalid_spec_applies_nothing_and_stalls_with_field_names() -> None:
+    cluster = RecordingCluster()
+    status = reconcile(
+        _body({"serving": {"replicas": 3, "maxReplicas": 1}, "filtering": {"windowDays": 0}}), cluster
+    )
+    assert cluster.objects == {}
+    stalled = _condition(status, "Stalled")
+    assert stalled["status"] == "True"
+    assert "spec.filtering.windowDays" in stalled["message"]
+
+
+def test_suspended_recommenders_are_observed_but_not_changed() -> None:
+    cluster = RecordingCluster()
+    status = reconcile(_body({"suspend": True}), cluster)
+    assert cluster.objects == {}
+    assert _condition(status, "Ready")["reason"] == "Suspended"
+
+
+def test_a_second_pass_keeps_transition_times_of_unchanged_conditions() -> None:
+    cluster = RecordingCluster()
+    first = reconcile(_body({}), cluster)
+    second = reconcile(_body({}, status=first, generation=2), cluster)
+    assert (
+        _condition(second, "Ready")["lastTransitionTime"] == _condition(first, "Ready")["lastTransitionTime"]
+    )
+    assert second["observedGeneration"] == 2
+
+
+def test_type_errors_are_reported_per_field() -> None:
+    _, problems = spec_problems({"ranking": {"topK": "many"}, "suspend": "maybe"})
+    assert any(p.startswith("spec.ranking.topK:") for p in problems)
+    assert any(p.startswith("spec.suspend:") for p in problems)
