@@ -22,6 +22,7 @@ COPY --from=source /src /src
 RUN pip install --no-cache-dir -c /src/constraints/main.txt "/src[operator]" && rm -rf /src
 USER 65532:65532
 ENTRYPOINT ["kopf", "run", "--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz", "-m", "recsys_operator.handlers"]
+CMD ["--standalone"]
 
 FROM ${PYTHON_IMAGE} AS workloads
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1

@@ -9,7 +9,8 @@ import kopf
 
 from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.api import GROUP, VERSION
-from recsys_operator.api.recommender_system import PLURAL, READY
+from recsys_operator.api.recommender_system import KIND, PLURAL, READY
+from recsys_operator.metrics import reconcile_timer
 from recsys_operator.reconcilers.recommender_system import reconcile
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -28,7 +29,8 @@ def _ready(conditions: list[dict[str, Any]]) -> tuple[str | None, str, str]:
 
 def _write(body: kopf.Body, patch: kopf.Patch) -> None:
     before = _ready(list((body.get("status") or {}).get("conditions") or []))
-    status = reconcile(body, cluster())
+    with reconcile_timer(KIND):
+        status = reconcile(body, cluster())
     after = _ready(status["conditions"])
     patch.status.update(status)
     if after[:2] != before[:2]:

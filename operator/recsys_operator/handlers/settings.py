@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import kopf
 
+from recsys_operator import metrics
 from recsys_operator.api import GROUP
+
+METRICS_PORT_ENV = "RECSYS_METRICS_PORT"
 
 
 @kopf.on.startup()
@@ -18,3 +22,6 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     )
     settings.posting.level = 20  # logging.INFO: transitions become Kubernetes Events
     settings.watching.server_timeout = 270
+    port = int(os.environ.get(METRICS_PORT_ENV, "9090"))
+    if port:
+        metrics.serve(port)

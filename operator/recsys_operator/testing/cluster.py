@@ -31,6 +31,7 @@ class KubeCluster:
     def __init__(self, server: KubeApiServer) -> None:
         self.server = server
         self.api: ApiClient = server.api_client()
+        self.crds_applied_s: float | None = None
 
     @property
     def kubeconfig(self) -> Path:
@@ -71,13 +72,13 @@ class KubeCluster:
                 ext.create_custom_resource_definition(body)
             except ApiException as exc:
                 if exc.status != 409:
-                    raise CrdRejectedError(f"{path.name}: HTTP {exc.status}: {_reason(exc)}") from exc
+                    raise CrdRejectedError(f"{path.name}: HTTP {exc.status}: {api_error_message(exc)}") from exc
                 current = ext.read_custom_resource_definition(name)
                 body["metadata"]["resourceVersion"] = current.metadata.resource_version
                 try:
                     ext.replace_custom_resource_definition(name, body)
                 except ApiException as exc2:
-                    raise CrdRejectedError(f"{path.name}: HTTP {exc2.status}: {_reason(exc2)}") from exc2
+                    raise CrdRejectedError(f"{path.name}: HTTP {exc2.status}: {api_error_message(exc2)}") from exc2
             names.append(name)
         for name in names:
             self.wait_crd_established(name, timeout_s)
@@ -139,7 +140,7 @@ class KubeCluster:
         self.api.close()
 
 
-def _reason(exc: Any) -> str:
+def api_error_message(exc: Any) -> str:
     """The server's Status message (names the offending field) instead of the whole HTTP dump."""
     import json
 
@@ -148,11 +149,6 @@ def _reason(exc: Any) -> str:
     except (TypeError, ValueError):
         return str(exc)
     return str(body.get("message", body))
-
-
-def api_error_message(exc: Any) -> str:
-    """Public alias for tests: the Status message of an ApiException."""
-    return _reason(exc)
 
 
 def split_yaml_documents(paths: Sequence[Path]) -> list[dict[str, Any]]:
