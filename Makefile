@@ -16,7 +16,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PIP_QUIET    ?= -q
 PYTEST_ARGS  ?=
 
-.PHONY: help venv serving-venv triton redis tools test test-unit lint format bench demo crds lock clean
+.PHONY: help venv serving-venv triton redis tools test test-unit lint format bench demo crds pipelines lock clean
 
 help:
 	@echo "make demo   local mode end to end (installs what it needs)"
@@ -76,6 +76,10 @@ bench: venv tools
 # CRDs are generated from the pydantic API types; tests/unit/operator/test_crds.py fails on drift.
 crds: venv
 	$(VENV)/bin/python -m recsys_operator.api.crd --out crds
+
+# Compiled KFP IR of every pipeline; tests/unit/pipelines fails on drift.
+pipelines: venv
+	$(VENV)/bin/python -m recsys_workloads.pipelines.compile
 
 demo: venv tools
 	$(VENV)/bin/recsys demo $(DEMO_ARGS)

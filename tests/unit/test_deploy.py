@@ -7,9 +7,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import lupa
 import pytest
 import yaml
+from lupa import lua51  # Argo CD runs gopher-lua, a Lua 5.1; one Lua per process (fakeredis loads 5.1)
+
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
@@ -109,7 +110,7 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
 )
 def test_argocd_health_lua_matches_its_test_cases(kind: str, case: dict[str, Any]) -> None:
     """Runs health.lua like Argo CD does: `obj` is the resource, the script returns {status, message}."""
-    runtime = lupa.LuaRuntime(unpack_returned_tuples=True)
+    runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
     obj = yaml.safe_load((HEALTH / kind / case["inputPath"]).read_text())
     runtime.globals().obj = runtime.table_from(obj, recursive=True)
     result = runtime.execute((HEALTH / kind / "health.lua").read_text())

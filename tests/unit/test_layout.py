@@ -85,3 +85,15 @@ def test_triton_side_environments_pin_numpy_below_2(name: str) -> None:
     text = (ROOT / "constraints" / f"{name}.txt").read_text()
     match = re.search(r"^numpy==(\d+)\.", text, re.MULTILINE)
     assert match and int(match.group(1)) < 2
+
+
+def test_operator_imports_without_the_data_planes_heavy_packages() -> None:
+    """The operator image has kopf, kubernetes, kfp, redis: no pyarrow, TensorFlow, FAISS or Feast."""
+    blocked = ["pyarrow", "tensorflow", "keras", "faiss", "feast", "torch", "pandas", "onnxruntime"]
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        "import recsys_operator.handlers, recsys_operator.api.crd\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -17,6 +17,7 @@ from recsys_workloads.online.seen_filter import SeenFilterConfig
 from recsys_workloads.spec import SpecModel
 
 from recsys_operator.api.conditions import Condition
+from recsys_workloads.data.sources import DataSourcesSpec
 
 KIND = "RecommenderSystem"
 PLURAL = "recommendersystems"
@@ -32,33 +33,6 @@ CAPACITY_READY = "CapacityReady"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 COMPONENT_CONDITIONS = (FEATURE_STORE_READY, INDEX_READY, FILTERS_READY, SERVING_READY, CAPACITY_READY)
-
-
-class GeneratorSpec(SpecModel):
-    """A synthetic shop instead of real data (demos, tests, load rehearsals)."""
-
-    users: int = Field(20_000, ge=1, description="registered users")
-    items: int = Field(2_465, ge=20, description="catalog size")
-    interactions: int = Field(1_000_000, ge=1, description="interactions over all days, impressions excluded")
-    days: int = Field(14, ge=1, le=99, description="days of history")
-    seed: int = Field(0, description="random seed; the same seed gives the same bytes")
-
-
-class DataSourcesSpec(SpecModel):
-    """Where interactions, users, items, descriptions and images come from."""
-
-    layout: Literal["generated", "seed", "rds"] = Field(
-        "generated",
-        description="generated: synthetic shop; seed: day_NN.parquet layout; rds: AWS Retail Demo Store layout",
-    )
-    uri: str | None = Field(
-        None, description="folder or s3:// prefix holding the data (seed and rds layouts)"
-    )
-    interactions_uri: str | None = Field(None, description="rds layout: interactions CSV, if not under uri")
-    images_uri: str | None = Field(None, description="item images by id, if not under uri/images")
-    generator: GeneratorSpec | None = Field(
-        None, description="knobs of the synthetic shop (layout generated)"
-    )
 
 
 class OnlineStoreSpec(SpecModel):
@@ -196,12 +170,7 @@ class RecommenderSystemSpec(SpecModel):
 
 def validate(spec: RecommenderSystemSpec) -> list[str]:
     """Cross-field rules beyond OpenAPI on 1.20; each message names the field."""
-    problems = []
-    src = spec.data_sources
-    if src.layout in ("seed", "rds") and not src.uri:
-        problems.append(f"spec.dataSources.uri is required with layout {src.layout}")
-    if src.layout != "generated" and src.generator is not None:
-        problems.append("spec.dataSources.generator only applies to layout generated")
+    problems = spec.data_sources.problems()
     if spec.serving.replicas > spec.serving.max_replicas:
         problems.append("spec.serving.replicas must not exceed spec.serving.maxReplicas")
     cap = spec.capacity

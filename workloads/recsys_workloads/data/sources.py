@@ -1,0 +1,85 @@
+"""Where a recommender's data comes from: the `dataSources` part of a RecommenderSystem spec.
+
+The operator imports this module for its CRD, and its image has no pyarrow: the data
+modules are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from recsys_workloads.spec import SpecModel
+
+if TYPE_CHECKING:
+    from recsys_workloads.data.generator import GeneratorConfig
+
+
+class GeneratorSpec(SpecModel):
+    """A synthetic shop instead of real data (demos, tests, load rehearsals)."""
+
+    users: int = Field(20_000, ge=1, description="registered users")
+    items: int = Field(2_465, ge=20, description="catalog size")
+    interactions: int = Field(1_000_000, ge=1, description="interactions over all days, impressions excluded")
+    days: int = Field(14, ge=1, le=99, description="days of history")
+    seed: int = Field(0, description="random seed; the same seed gives the same bytes")
+    images: bool = Field(True, description="draw a product image per item (for CLIP embeddings)")
+
+    def to_generator_config(self) -> GeneratorConfig:
+        from recsys_workloads.data.generator import GeneratorConfig  # pyarrow: not in the operator image
+
+        return GeneratorConfig(
+            users=self.users,
+            items=self.items,
+            interactions=self.interactions,
+            days=self.days,
+            seed=self.seed,
+            images=self.images,
+        )
+
+
+class DataSourcesSpec(SpecModel):
+    """Where interactions, users, items, descriptions and images come from."""
+
+    layout: Literal["generated", "seed", "rds"] = Field(
+        "generated",
+        description="generated: synthetic shop; seed: day_NN.parquet layout; rds: AWS Retail Demo Store layout",
+    )
+    uri: str | None = Field(
+        None, description="folder or s3:// prefix holding the data (seed and rds layouts)"
+    )
+    interactions_uri: str | None = Field(None, description="rds layout: interactions CSV, if not under uri")
+    images_uri: str | None = Field(None, description="item images by id, if not under uri/images")
+    generator: GeneratorSpec | None = Field(
+        None, description="knobs of the synthetic shop (layout generated)"
+    )
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.layout in ("seed", "rds") and not self.uri:
+            found.append(f"spec.dataSources.uri is required with layout {self.layout}")
+        if self.layout != "generated" and self.generator is not None:
+            found.append("spec.dataSources.generator only applies to layout generated")
+        return found
+
+
+def prepare_canonical(sources: DataSourcesSpec, destination: Path, scratch: Path) -> Path:
+    """Generate or ingest into the canonical dataset at `destination` (validated, all or nothing)."""
+    from recsys_workloads.data.generator import generate
+    from recsys_workloads.data.ingest import ingest
+
+    problems = sources.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    if sources.layout == "generated":
+        shop = scratch / "shop"
+        generate((sources.generator or GeneratorSpec()).to_generator_config(), shop)
+        ingest(shop, destination)
+        return destination
+    if sources.uri is None or "://" in sources.uri:
+        raise ValueError(f"only local folders are ingested here, got {sources.uri!r} (S3: issue 7)")
+    interactions = Path(sources.interactions_uri) if sources.interactions_uri else None
+    ingest(Path(sources.uri), destination, layout=sources.layout, interactions=interactions)
+    return destination

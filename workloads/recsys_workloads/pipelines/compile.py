@@ -1,0 +1,37 @@
+"""Compile every registered pipeline to KFP IR YAML (`make pipelines`; CI checks for drift)."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from kfp import compiler
+
+from recsys_workloads.pipelines.registry import PIPELINES
+
+COMPILED_DIR = Path(__file__).resolve().parent / "compiled"
+
+
+def compiled() -> dict[str, str]:
+    texts = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, func in PIPELINES.items():
+            path = Path(tmp) / f"{name}.yaml"
+            compiler.Compiler().compile(func, str(path))
+            texts[f"{name}.yaml"] = path.read_text()
+    return texts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=COMPILED_DIR)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in compiled().items():
+        (args.out / name).write_text(text)
+        print(f"wrote {args.out / name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Run a pipeline and track it by id: the KFP server in a cluster, kfp.local on one machine.
+
+Both runners answer the same questions the operator asks of a TrainingRun (submit, state,
+cancel), so its reconciler never knows which one it drives. The local runner executes
+`kfp.local` in a child process whose run folder holds the state history, so a restarted
+operator (or `recsys local`) finds the run again by id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+RunState = Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELING", "CANCELED"]
+TERMINAL: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
+STATE_FILE = "state.json"
+
+
+class StateChange(BaseModel):
+    state: RunState
+    time: dt.datetime
+
+
+class RunStatus(BaseModel):
+    """What a runner knows about one run (mirrored into TrainingRun.status)."""
+
+    run_id: str
+    pipeline: str
+    state: RunState
+    history: list[StateChange] = Field(default_factory=list)
+    error: str | None = None
+    outputs: dict[str, object] = Field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL
+
+
+class PipelineRunner(Protocol):
+    def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str: ...
+
+    def status(self, run_id: str) -> RunStatus: ...
+
+    def cancel(self, run_id: str) -> None: ...
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class LocalRunner:
+    """kfp.local's SubprocessRunner in a detached child; one folder per run under `root`."""
+
+    def __init__(self, root: Path, python: str = sys.executable) -> None:
+        self.root = root
+        self.python = python
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str:
+        run_id = f"{run_name}-{uuid.uuid4().hex[:8]}"
+        run_dir = self.run_dir(run_id)
+        run_dir.mkdir(parents=True)
+        (run_dir / "arguments.json").write_text(json.dumps(arguments, sort_keys=True))
+        write_state(run_dir, RunStatus(run_id=run_id, pipeline=pipeline, state="PENDING"), "PENDING")
+        with (run_dir / "run.log").open("ab") as log:
+            proc = subprocess.Popen(
+                [self.python, "-m", "recsys_workloads.pipelines.local_run", str(run_dir), pipeline],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # outlives the submitter; cancel() signals its group
+            )
+        (run_dir / "pid").write_text(str(proc.pid))
+        return run_id
+
+    def status(self, run_id: str) -> RunStatus:
+        path = self.run_dir(run_id) / STATE_FILE
+        if not path.exists():
+            raise KeyError(f"no local run {run_id} under {self.root}")
+        status = RunStatus.model_validate_json(path.read_text())
+        if not status.finished and status.state != "CANCELING" and not _alive(self.run_dir(run_id)):
+            # The child died without a final state (killed, OOM): never report it as running.
+            status = write_state(self.run_dir(run_id), status, "FAILED", "runner process exited unexpectedly")
+        return status
+
+    def cancel(self, run_id: str, grace_s: float = 10.0) -> None:
+        run_dir = self.run_dir(run_id)
+        status = self.status(run_id)
+        if status.finished:
+            return
+        status = write_state(run_dir, status, "CANCELING")
+        pid = int((run_dir / "pid").read_text())
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)  # the kfp.local steps are in the same group
+        deadline = time.monotonic() + grace_s
+        while _alive(run_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        write_state(run_dir, status, "CANCELED")
+
+
+def write_state(run_dir: Path, status: RunStatus, state: RunState, error: str | None = None) -> RunStatus:
+    """Append a state change and replace the state file atomically (readers poll it)."""
+    updated = status.model_copy(
+        update={
+            "state": state,
+            "history": [*status.history, StateChange(state=state, time=now())],
+            "error": error or status.error,
+        }
+    )
+    tmp = run_dir / f".{STATE_FILE}.tmp"
+    tmp.write_text(updated.model_dump_json(indent=2))
+    tmp.replace(run_dir / STATE_FILE)
+    return updated
+
+
+def _alive(run_dir: Path) -> bool:
+    try:
+        pid = int((run_dir / "pid").read_text())
+    except FileNotFoundError:
+        return True  # submit() has not written it yet
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
