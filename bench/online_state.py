@@ -17,14 +17,15 @@ from typing import cast
 import numpy as np
 import redis
 from numpy.typing import NDArray
+from rich.console import Console
+from rich.table import Table
+
 from recsys_workloads.online import keys
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import BitmapSeenFilter, SeenFilterConfig
 from recsys_workloads.runtime import toolchain
 from recsys_workloads.runtime.redis_server import RedisServer
-from rich.console import Console
-from rich.table import Table
 
 NOW = 1_795_000_000.0
 DAY = 86_400

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from recsys_workloads.runtime import toolchain as toolchain_mod
 from recsys_workloads.runtime.redis_server import RedisServer
 

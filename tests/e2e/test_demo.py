@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from recsys_workloads.demo import NEW_USER, DemoConfig, run_demo
 from rich.console import Console
+
+from recsys_workloads.demo import NEW_USER, DemoConfig, run_demo
 
 
 def test_demo_serves_every_visitor_kind_and_hides_an_item_once_viewed(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from recsys_workloads.runtime.process import ServerStartError
 from recsys_workloads.runtime.redis_server import RedisServer, redis_ping
 from recsys_workloads.runtime.toolchain import Toolchain

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+
 from recsys_workloads.runtime.process import ServerStartError
 from recsys_workloads.runtime.toolchain import Toolchain
 from recsys_workloads.runtime.triton_server import TritonServer

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from recsys_workloads.runtime import toolchain as tc
 from recsys_workloads.runtime.ports import free_ports, port_is_open
 from recsys_workloads.runtime.process import ManagedProcess, ServerStartError

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field, field_validator
+
 from recsys_workloads.spec import SpecModel
 
 ConditionStatus = Literal["True", "False", "Unknown"]

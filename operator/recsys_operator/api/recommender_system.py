@@ -12,12 +12,12 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import Field
-from recsys_workloads.online.popularity import PopularityConfig
-from recsys_workloads.online.seen_filter import SeenFilterConfig
-from recsys_workloads.spec import SpecModel
 
 from recsys_operator.api.conditions import Condition
 from recsys_workloads.data.sources import DataSourcesSpec
+from recsys_workloads.online.popularity import PopularityConfig
+from recsys_workloads.online.seen_filter import SeenFilterConfig
+from recsys_workloads.spec import SpecModel
 
 KIND = "RecommenderSystem"
 PLURAL = "recommendersystems"

@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import Field
-from recsys_workloads.spec import SpecModel
 
 from recsys_operator.api.conditions import Condition
+from recsys_workloads.spec import SpecModel
 
 KIND = "TrainingRun"
 PLURAL = "trainingruns"

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import fakeredis
 import pytest
 import redis
+
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.seen_filter import (
     BitmapSeenFilter,

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from recsys_workloads.online.client import OnlineStoreUnavailableError, connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import (

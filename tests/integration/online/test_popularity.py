@@ -6,6 +6,7 @@ from typing import cast
 
 import pytest
 import redis
+
 from recsys_workloads.online.popularity import Popularity, PopularityConfig, era_of, landmark
 
 CONFIG = PopularityConfig(half_life_hours=24)

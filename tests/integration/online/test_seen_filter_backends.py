@@ -8,6 +8,7 @@ from typing import cast
 import fakeredis
 import pytest
 import redis
+
 from recsys_workloads.online.seen_filter import (
     BackendUnavailableError,
     BitmapSeenFilter,

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import redis
 import tritonclient.grpc as grpcclient
+
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import make_seen_filter

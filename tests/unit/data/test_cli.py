@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys_workloads.data.cli import app
 from typer.testing import CliRunner
+
+from recsys_workloads.data.cli import app
 
 runner = CliRunner()
 

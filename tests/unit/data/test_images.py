@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 from PIL import Image
+
 from recsys_workloads.data.catalog import synthetic_catalog
 from recsys_workloads.data.images import IMAGE_SIZE, draw_product, image_keys
 

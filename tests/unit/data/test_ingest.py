@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.errors import DataValidationError
 from recsys_workloads.data.generator import GeneratorConfig, generate

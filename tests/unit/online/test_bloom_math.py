@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from recsys_workloads.online import bloom
 
 # Golden positions: any change here silently orphans every filter already in Valkey,

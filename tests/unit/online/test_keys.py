@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from recsys_workloads.online import keys
 from redis.crc import key_slot
+
+from recsys_workloads.online import keys
 
 DAY_END = dt.datetime(2026, 11, 15, 23, 59, 59, tzinfo=dt.UTC).timestamp()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from recsys_workloads.online.popularity import PopularityConfig, decayed, era_of, forward_weight, landmark
 
 CONFIG = PopularityConfig(half_life_hours=24)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+
 from recsys_workloads.online import bloom
 from recsys_workloads.online.seen_filter import SeenFilterConfig
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from pydantic import ValidationError
+
 from recsys_operator.api.conditions import Condition, find, is_true, set_condition
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

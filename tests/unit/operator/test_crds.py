@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from recsys_operator.api import crd
 
 CRDS = Path(__file__).resolve().parents[3] / "crds"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from recsys_workloads.serving.context import preprocess_context
 
 

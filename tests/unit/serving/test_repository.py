@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from recsys_workloads.serving.repository import RepositoryError, build_repository, template_dir
 
 

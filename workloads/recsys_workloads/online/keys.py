@@ -17,6 +17,15 @@ Popularity (forward-decayed sorted sets, see `popularity`), keyed by decay era `
 
 Popularity keys are not hash-tagged: each write is pipelined per key, never scripted
 across keys, and spreading categories over slots spreads the load.
+
+Per-visitor state the event service writes (`recsys_workloads.events`), hash-tagged like
+the seen filters so one Lua script may claim events and update recent items atomically:
+
+- ``recent:{<user>}``              sorted set: item id -> last interaction time (s), trimmed
+- ``topcat:{<user>}``              string: the category of most of the recent items
+- ``evt:{<user>}:<event id>``      idempotency marker of one client event id ("p:<token>" / "done")
+
+A visitor is a user id or an anonymous id (``anon-...``); both share these layouts.
 """
 
 from __future__ import annotations
@@ -26,6 +35,9 @@ import datetime as dt
 SEEN_PREFIX = "seen"
 NATIVE_SUFFIX = "bf"
 POP_PREFIX = "pop"
+RECENT_PREFIX = "recent"
+TOP_CATEGORY_PREFIX = "topcat"
+EVENT_PREFIX = "evt"
 SECONDS_PER_DAY = 86_400
 
 
@@ -72,3 +84,20 @@ def pop_category_key(category: str, era: int) -> str:
     if not category:
         raise ValueError("category must be non-empty")
     return f"{POP_PREFIX}:e{era}:cat:{category}"
+
+
+def recent_items_key(user_id: str | int) -> str:
+    """Sorted set of a visitor's recently interacted items, scored by Unix seconds."""
+    return f"{RECENT_PREFIX}:{user_hash_tag(user_id)}"
+
+
+def top_category_key(user_id: str | int) -> str:
+    """A visitor's derived top category (from the categories of the recent items)."""
+    return f"{TOP_CATEGORY_PREFIX}:{user_hash_tag(user_id)}"
+
+
+def event_id_key(user_id: str | int, event_id: str) -> str:
+    """Idempotency marker of one client-supplied event id, scoped to its visitor (same slot)."""
+    if not event_id:
+        raise ValueError("event id must be non-empty")
+    return f"{EVENT_PREFIX}:{user_hash_tag(user_id)}:{event_id}"
