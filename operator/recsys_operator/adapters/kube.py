@@ -19,6 +19,10 @@ class Cluster(Protocol):
 
     def hpa_api_version(self) -> str: ...
 
+    def patch_status(
+        self, api_version: str, kind: str, name: str, namespace: str, status: Manifest
+    ) -> None: ...
+
 
 class KubernetesCluster:
     """Server-side apply under the field manager `recsys-operator`, conflicts forced.
@@ -68,3 +72,13 @@ class KubernetesCluster:
         except ResourceNotFoundError:
             return "autoscaling/v2beta2"
         return "autoscaling/v2"
+
+    def patch_status(self, api_version: str, kind: str, name: str, namespace: str, status: Manifest) -> None:
+        """Merge-patch another object's status (a TrainingRun reporting to its recommender)."""
+        resource = self._resource(api_version, kind)
+        resource.status.patch(
+            body={"status": status},
+            name=name,
+            namespace=namespace,
+            content_type="application/merge-patch+json",
+        )

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from recsys_operator.adapters.kube import Cluster
 from recsys_operator.api.conditions import Condition
 from recsys_operator.api.recommender_system import RecommenderSystemSpec, validate
-from recsys_operator.manifests import triton, valkey
+from recsys_operator.manifests import training, triton, valkey
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 from recsys_operator.status import Observed, invalid_spec_conditions, reconcile_conditions
@@ -63,6 +63,7 @@ def reconcile(body: Mapping[str, Any], cluster: Cluster) -> dict[str, Any]:
     generation = int(meta.get("generation") or 0)
     current = [Condition.model_validate(c) for c in status.get("conditions") or []]
     spec, problems = spec_problems(body.get("spec") or {})
+    extra: dict[str, Any] = {}
     if spec is None or problems:
         conditions = invalid_spec_conditions(current, problems, generation)
     else:
@@ -70,8 +71,18 @@ def reconcile(body: Mapping[str, Any], cluster: Cluster) -> dict[str, Any]:
         if not spec.suspend:
             for manifest in desired_objects(owner, spec, cluster.hpa_api_version()):
                 cluster.apply(manifest)
+            if needs_initial_training(spec, status):
+                cluster.apply(training.training_run(owner, training.initial_run_name(owner), "Initial"))
+                extra["lastTrainingRun"] = training.initial_run_name(owner)
         conditions = reconcile_conditions(current, observe(cluster, owner, spec, status), generation)
     return {
         "observedGeneration": generation,
         "conditions": [c.to_spec() for c in conditions],
+        **extra,
     }
+
+
+def needs_initial_training(spec: RecommenderSystemSpec, status: Mapping[str, Any]) -> bool:
+    """No model serves and no run was started: the first reconcile starts the initial run."""
+    model = status.get("model") or {}
+    return spec.training.initial and model.get("currentVersion") is None and not status.get("lastTrainingRun")

@@ -65,24 +65,22 @@ class KubeCluster:
 
         ext = client.ApiextensionsV1Api(self.api)
         names = []
-        for path in paths:
-            body = yaml.safe_load(path.read_text())
+        # crds/ also holds a kustomization.yaml; only CRD documents are applied.
+        for body in split_yaml_documents(list(paths)):
+            if body.get("kind") != "CustomResourceDefinition":
+                continue
             name = body["metadata"]["name"]
             try:
                 ext.create_custom_resource_definition(body)
             except ApiException as exc:
                 if exc.status != 409:
-                    raise CrdRejectedError(
-                        f"{path.name}: HTTP {exc.status}: {api_error_message(exc)}"
-                    ) from exc
+                    raise CrdRejectedError(f"{name}: HTTP {exc.status}: {api_error_message(exc)}") from exc
                 current = ext.read_custom_resource_definition(name)
                 body["metadata"]["resourceVersion"] = current.metadata.resource_version
                 try:
                     ext.replace_custom_resource_definition(name, body)
                 except ApiException as exc2:
-                    raise CrdRejectedError(
-                        f"{path.name}: HTTP {exc2.status}: {api_error_message(exc2)}"
-                    ) from exc2
+                    raise CrdRejectedError(f"{name}: HTTP {exc2.status}: {api_error_message(exc2)}") from exc2
             names.append(name)
         for name in names:
             self.wait_crd_established(name, timeout_s)

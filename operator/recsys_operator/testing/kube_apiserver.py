@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict
+
 from recsys_workloads.runtime.ports import LOOPBACK, free_ports
 from recsys_workloads.runtime.process import ManagedProcess, ServerStartError
 

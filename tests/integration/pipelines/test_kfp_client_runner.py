@@ -46,3 +46,11 @@ def test_an_unknown_pipeline_is_refused_before_anything_is_sent(fake_kfp: Any) -
     with pytest.raises(KeyError, match="no compiled pipeline 'nope'"):
         runner.submit("nope", {}, run_name="r")
     assert not [r for r in fake_kfp.requests if r[0] == "POST"]
+
+
+def test_submitting_the_same_run_name_twice_creates_one_run(fake_kfp: Any) -> None:
+    runner = KfpClientRunner(host=fake_kfp.url)
+    first = runner.submit("data", {"config": PipelineConfig().to_argument()}, run_name="shop-homepage-1234")
+    second = runner.submit("data", {"config": PipelineConfig().to_argument()}, run_name="shop-homepage-1234")
+    assert first == second
+    assert len(fake_kfp.runs) == 1

@@ -37,8 +37,12 @@ def test_data_pipeline_runs_to_success_with_its_state_history_and_outputs(tmp_pa
     assert [change.state for change in status.history] == ["PENDING", "RUNNING", "SUCCEEDED"]
     dataset = Path(str(status.outputs["Output"]["path"]))  # type: ignore[index]
     assert pq.read_metadata(dataset / "items.parquet").num_rows > 0
-    # A restarted operator (a new runner over the same root) finds the run by id.
-    assert LocalRunner(tmp_path / "runs").status(run_id) == status
+    # A restarted operator (a new runner over the same root) finds the run by id, and
+    # resubmitting the same run name starts nothing new.
+    restarted = LocalRunner(tmp_path / "runs")
+    assert restarted.status(run_id) == status
+    assert restarted.submit("data", {"config": config}, run_name="tiny") == run_id
+    assert restarted.status(run_id) == status
 
 
 def test_a_bad_config_fails_the_run_with_the_field_named(tmp_path: Path) -> None:

@@ -29,6 +29,9 @@ class RecordingCluster:
     def hpa_api_version(self) -> str:
         return "autoscaling/v2beta2"
 
+    def patch_status(self, api_version: str, kind: str, name: str, namespace: str, status: Manifest) -> None:
+        raise AssertionError("a RecommenderSystem pass patches only its own status")
+
 
 def _body(spec: dict[str, Any], status: dict[str, Any] | None = None, generation: int = 1) -> dict[str, Any]:
     return {
@@ -54,7 +57,11 @@ def test_a_valid_spec_applies_every_child_and_waits_for_training() -> None:
         ("Service", "homepage-triton"),
         ("Service", "homepage-valkey"),
         ("StatefulSet", "homepage-valkey"),
+        ("TrainingRun", "homepage-initial"),
     ]
+    run = cluster.objects[("TrainingRun", "shop", "homepage-initial")]
+    assert run["spec"] == {"recommenderRef": {"name": "homepage"}, "type": "Initial", "promote": "Auto"}
+    assert status["lastTrainingRun"] == "homepage-initial"
     assert (
         cluster.objects[("HorizontalPodAutoscaler", "shop", "homepage-triton")]["apiVersion"]
         == "autoscaling/v2beta2"
@@ -103,3 +110,14 @@ def test_type_errors_are_reported_per_field() -> None:
     _, problems = spec_problems({"ranking": {"topK": "many"}, "suspend": "maybe"})
     assert any(p.startswith("spec.ranking.topK:") for p in problems)
     assert any(p.startswith("spec.suspend:") for p in problems)
+
+
+def test_the_initial_run_is_created_once_and_not_when_a_model_serves() -> None:
+    cluster = RecordingCluster()
+    first = reconcile(_body({}), cluster)
+    del cluster.objects[("TrainingRun", "shop", "homepage-initial")]
+    reconcile(_body({}, status=first), cluster)
+    assert ("TrainingRun", "shop", "homepage-initial") not in cluster.objects
+    serving = RecordingCluster()
+    reconcile(_body({}, status={"model": {"currentVersion": 1}}), serving)
+    assert not [k for k in serving.objects if k[0] == "TrainingRun"]

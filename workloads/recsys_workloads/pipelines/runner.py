@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -70,9 +69,13 @@ class LocalRunner:
         return self.root / run_id
 
     def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str:
-        run_id = f"{run_name}-{uuid.uuid4().hex[:8]}"
+        """The run id is the run name: submitting the same name twice returns the first run."""
+        run_id = run_name
         run_dir = self.run_dir(run_id)
-        run_dir.mkdir(parents=True)
+        try:
+            run_dir.mkdir(parents=True)
+        except FileExistsError:
+            return run_id
         (run_dir / "arguments.json").write_text(json.dumps(arguments, sort_keys=True))
         write_state(run_dir, RunStatus(run_id=run_id, pipeline=pipeline, state="PENDING"), "PENDING")
         with (run_dir / "run.log").open("ab") as log:
@@ -161,6 +164,9 @@ class KfpClientRunner:
         package = COMPILED_DIR / f"{pipeline}.yaml"
         if not package.exists():
             raise KeyError(f"no compiled pipeline {pipeline!r} in {COMPILED_DIR} (run `make pipelines`)")
+        existing = self.find(run_name)
+        if existing is not None:
+            return existing
         result = self.client.create_run_from_pipeline_package(
             str(package),
             arguments=dict(arguments),
@@ -169,6 +175,13 @@ class KfpClientRunner:
             namespace=self.namespace,
         )
         return str(result.run_id)
+
+    def find(self, run_name: str) -> str | None:
+        """The id of a run already submitted under `run_name` (submission is idempotent by name)."""
+        predicate = {"key": "display_name", "operation": "EQUALS", "string_value": run_name}
+        response = self.client.list_runs(filter=json.dumps({"predicates": [predicate]}), page_size=1)
+        runs = response.runs or []
+        return str(runs[0].run_id) if runs else None
 
     def status(self, run_id: str) -> RunStatus:
         run = self.client.get_run(run_id)

@@ -1,0 +1,114 @@
+"""One pass over a TrainingRun: submit its pipeline once, then mirror the run's state.
+
+The KFP run id is written to status in the same patch that records the submission, and
+run names are deterministic (namespace, name, uid), so a restarted operator finds the
+run instead of submitting it twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from recsys_operator.api import training_run as tr
+from recsys_operator.api.conditions import Condition, set_condition
+from recsys_operator.api.recommender_system import RecommenderSystemSpec
+from recsys_operator.api.training_run import TrainingRunSpec
+from recsys_workloads.pipelines.config import PipelineConfig
+from recsys_workloads.pipelines.runner import PipelineRunner, RunStatus
+
+DEFAULT_PIPELINES = {"Initial": "initial", "Incremental": "incremental"}
+
+
+def run_name(meta: Mapping[str, Any]) -> str:
+    return f"{meta['namespace']}-{meta['name']}-{str(meta['uid'])[:8]}"
+
+
+def pipeline_config(recommender: str, parent: RecommenderSystemSpec, run: TrainingRunSpec) -> PipelineConfig:
+    """The one parameters object: the recommender's spec, narrowed to this run."""
+    return PipelineConfig(recommender=recommender, run_type=run.type, data_sources=parent.data_sources)
+
+
+def _conditions(status: Mapping[str, Any]) -> list[Condition]:
+    return [Condition.model_validate(c) for c in status.get("conditions") or []]
+
+
+def state_conditions(current: list[Condition], run: RunStatus, generation: int) -> list[Condition]:
+    """Created/Running/Succeeded/Failed from a run's state (Kubernetes Job-like)."""
+    conditions = set_condition(current, tr.CREATED, "True", "Submitted", f"run {run.run_id}", generation)
+    running = run.state in ("PENDING", "RUNNING", "CANCELING")
+    conditions = set_condition(
+        conditions, tr.RUNNING, "True" if running else "False", f"Run{run.state.title()}", "", generation
+    )
+    if run.state == "SUCCEEDED":
+        conditions = set_condition(conditions, tr.SUCCEEDED, "True", "RunSucceeded", "", generation)
+        conditions = set_condition(conditions, tr.FAILED, "False", "RunSucceeded", "", generation)
+    elif run.state in ("FAILED", "CANCELED"):
+        reason = "RunFailed" if run.state == "FAILED" else "RunCanceled"
+        conditions = set_condition(conditions, tr.SUCCEEDED, "False", reason, "", generation)
+        conditions = set_condition(
+            conditions, tr.FAILED, "True", reason, run.error or run.state.lower(), generation
+        )
+    return conditions
+
+
+def _failed(current: list[Condition], reason: str, message: str, generation: int) -> dict[str, Any]:
+    conditions = set_condition(current, tr.FAILED, "True", reason, message, generation)
+    conditions = set_condition(conditions, tr.SUCCEEDED, "False", reason, "", generation)
+    return {
+        "observedGeneration": generation,
+        "conditions": [c.to_spec() for c in conditions],
+        "state": "FAILED",
+    }
+
+
+def reconcile(
+    body: Mapping[str, Any],
+    parent: Mapping[str, Any] | None,
+    runner: PipelineRunner,
+    pipelines: Mapping[str, str] = DEFAULT_PIPELINES,
+) -> dict[str, Any]:
+    """The new `.status` of a TrainingRun (conditions as whole lists)."""
+    meta = body["metadata"]
+    status = body.get("status") or {}
+    generation = int(meta.get("generation") or 0)
+    current = _conditions(status)
+    run_id = status.get("kfpRunId")
+    if run_id is None:
+        try:
+            spec = TrainingRunSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            return _failed(current, "InvalidSpec", str(exc).splitlines()[0], generation)
+        if parent is None:
+            conditions = set_condition(
+                current, tr.CREATED, "False", "RecommenderNotFound", spec.recommender_ref.name, generation
+            )
+            return {"observedGeneration": generation, "conditions": [c.to_spec() for c in conditions]}
+        try:
+            parent_spec = RecommenderSystemSpec.model_validate(parent.get("spec") or {})
+        except ValidationError:
+            return _failed(
+                current, "InvalidRecommender", f"{spec.recommender_ref.name} has an invalid spec", generation
+            )
+        config = pipeline_config(spec.recommender_ref.name, parent_spec, spec)
+        run_id = runner.submit(pipelines[spec.type], {"config": config.to_argument()}, run_name(meta))
+    run = runner.status(run_id)
+    result: dict[str, Any] = {
+        "observedGeneration": generation,
+        "kfpRunId": run_id,
+        "state": run.state,
+        "conditions": [c.to_spec() for c in state_conditions(current, run, generation)],
+        "stateHistory": [{"state": c.state, "time": _iso(c.time)} for c in run.history],
+    }
+    if run.history:
+        result["startTime"] = _iso(run.history[0].time)
+        if run.finished:
+            result["completionTime"] = _iso(run.history[-1].time)
+    return result
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,112 @@
+"""TrainingRun reconciliation: submit once, mirror states into Job-like conditions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from recsys_operator.reconcilers.training_run import reconcile, run_name
+from recsys_workloads.pipelines.config import PipelineConfig
+from recsys_workloads.pipelines.runner import RunState, RunStatus, StateChange
+
+T0 = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
+
+
+class ScriptedRunner:
+    """Records submissions; the test sets the state each run reports."""
+
+    def __init__(self) -> None:
+        self.submitted: list[tuple[str, dict[str, object], str]] = []
+        self.states: dict[str, list[RunState]] = {}
+        self.errors: dict[str, str] = {}
+
+    def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str:
+        self.submitted.append((pipeline, arguments, run_name))
+        self.states.setdefault(run_name, ["PENDING"])
+        return run_name
+
+    def status(self, run_id: str) -> RunStatus:
+        states = self.states[run_id]
+        history = [StateChange(state=s, time=T0 + dt.timedelta(minutes=i)) for i, s in enumerate(states)]
+        return RunStatus(
+            run_id=run_id, pipeline="p", state=states[-1], history=history, error=self.errors.get(run_id)
+        )
+
+    def cancel(self, run_id: str) -> None:
+        self.states[run_id].append("CANCELED")
+
+
+PARENT = {"spec": {"dataSources": {"layout": "generated", "generator": {"users": 500}}}}
+
+
+def _body(status: dict[str, Any] | None = None, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": "homepage-initial",
+            "namespace": "shop",
+            "uid": "abcdef12-3456",
+            "generation": 1,
+        },
+        "spec": spec if spec is not None else {"recommenderRef": {"name": "homepage"}, "type": "Initial"},
+        "status": status or {},
+    }
+
+
+def _condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == type_)
+
+
+def test_first_pass_submits_the_mapped_pipeline_with_the_recommenders_config() -> None:
+    runner = ScriptedRunner()
+    status = reconcile(_body(), PARENT, runner)
+    ((pipeline, arguments, name),) = runner.submitted
+    assert (pipeline, name) == ("initial", "shop-homepage-initial-abcdef12")
+    config = PipelineConfig.from_argument(str(arguments["config"]))
+    assert config.data_sources.generator is not None and config.data_sources.generator.users == 500
+    assert config.run_type == "Initial"
+    assert status["kfpRunId"] == name
+    assert _condition(status, "Created")["status"] == "True"
+    assert _condition(status, "Running")["status"] == "True"
+
+
+def test_a_recorded_run_id_is_polled_never_resubmitted() -> None:
+    runner = ScriptedRunner()
+    first = reconcile(_body(), PARENT, runner)
+    runner.states[first["kfpRunId"]] += ["RUNNING", "SUCCEEDED"]
+    second = reconcile(_body(status=first), PARENT, runner)
+    assert len(runner.submitted) == 1
+    assert second["state"] == "SUCCEEDED"
+    assert _condition(second, "Succeeded")["status"] == "True"
+    assert _condition(second, "Running")["status"] == "False"
+    assert [h["state"] for h in second["stateHistory"]] == ["PENDING", "RUNNING", "SUCCEEDED"]
+    assert (second["startTime"], second["completionTime"]) == ("2026-11-22T10:00:00Z", "2026-11-22T10:02:00Z")
+
+
+def test_a_failed_run_reports_the_pipelines_error() -> None:
+    runner = ScriptedRunner()
+    first = reconcile(_body(), PARENT, runner)
+    runner.states[first["kfpRunId"]].append("FAILED")
+    runner.errors[first["kfpRunId"]] = "train-two-tower: ValueError: empty training set"
+    failed = _condition(reconcile(_body(status=first), PARENT, runner), "Failed")
+    assert (failed["status"], failed["reason"]) == ("True", "RunFailed")
+    assert "empty training set" in failed["message"]
+
+
+def test_a_missing_recommender_waits_without_submitting() -> None:
+    runner = ScriptedRunner()
+    status = reconcile(_body(), None, runner)
+    assert runner.submitted == []
+    created = _condition(status, "Created")
+    assert (created["status"], created["reason"]) == ("False", "RecommenderNotFound")
+
+
+def test_an_invalid_spec_fails_without_submitting() -> None:
+    runner = ScriptedRunner()
+    status = reconcile(_body(spec={"type": "Initial"}), PARENT, runner)
+    assert runner.submitted == []
+    assert _condition(status, "Failed")["reason"] == "InvalidSpec"
+
+
+def test_run_names_are_deterministic_per_object() -> None:
+    meta = {"namespace": "shop", "name": "r", "uid": "0123456789"}
+    assert run_name(meta) == run_name(dict(meta)) == "shop-r-01234567"
