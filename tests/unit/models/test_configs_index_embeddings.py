@@ -1,0 +1,103 @@
+"""Configs fit a structural CRD schema; the FAISS index round-trips; PCA and the embedding cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from pydantic import ValidationError
+
+from recsys_workloads.embeddings.cache import EmbeddingCache
+from recsys_workloads.embeddings.pca import Pca
+from recsys_workloads.index.config import IndexConfig
+from recsys_workloads.index.item_index import ItemIndex
+from recsys_workloads.models.config import ModelsConfig
+from recsys_workloads.models.finetune import passes_gate
+
+
+def _properties(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = list(schema.get("properties", {}).items())
+    for definition in schema.get("$defs", {}).values():
+        found.extend(definition.get("properties", {}).items())
+    return found
+
+
+@pytest.mark.parametrize("model", [ModelsConfig, IndexConfig])
+def test_config_schemas_describe_every_field_with_plain_types(
+    model: type[ModelsConfig] | type[IndexConfig],
+) -> None:
+    schema = model.model_json_schema()
+    for name, prop in _properties(schema):
+        assert prop.get("description"), name
+        assert "format" not in prop or prop["format"] not in {"path", "binary"}, name
+
+
+def test_configs_reject_unknown_fields() -> None:
+    with pytest.raises(ValidationError):
+        ModelsConfig.model_validate({"two_tower": {"embeding_dim": 32}})
+    with pytest.raises(ValidationError):
+        IndexConfig.model_validate({"factory": "Flat", "nlist": 3})
+
+
+def test_defaults_follow_the_seed() -> None:
+    c = ModelsConfig()
+    assert c.two_tower.query_layers == [128, 64] and c.two_tower.embedding_dim == 64
+    assert (c.dlrm.bottom_layers, c.dlrm.top_layers, c.dlrm.negatives_per_positive) == (
+        [128, 64],
+        [128, 64, 32],
+        5,
+    )
+    assert (c.cold_start.anonymous_mask_rate, c.cold_start.device_mask_rate) == (0.05, 0.05)
+    assert (c.fine_tune.learning_rate, c.fine_tune.epochs, c.embeddings.reduced_dim) == (1e-4, 1, 64)
+    assert (IndexConfig().factory, IndexConfig().top_k) == ("Flat", 300)
+
+
+@pytest.mark.parametrize("factory", ["Flat", "HNSW16", "IVF4,Flat"])
+def test_index_round_trips_to_disk_with_identical_results(tmp_path: Path, factory: str) -> None:
+    vectors = np.random.default_rng(0).normal(size=(200, 16)).astype(np.float32)
+    index = ItemIndex.build(vectors, IndexConfig(factory=factory, nprobe=4, top_k=10))
+    loaded = ItemIndex.load(index.save(tmp_path))
+    queries = vectors[:5]
+    assert loaded.config == index.config
+    np.testing.assert_array_equal(index.search(queries)[1], loaded.search(queries)[1])
+    assert loaded.search(queries)[1].shape == (5, 10)
+
+
+def test_exact_inner_product_index_returns_the_best_dot_products() -> None:
+    vectors = np.random.default_rng(1).normal(size=(50, 8)).astype(np.float32)
+    query = np.random.default_rng(2).normal(size=(1, 8)).astype(np.float32)
+    scores, rows = ItemIndex.build(vectors, IndexConfig()).search(query, 5)
+    assert rows[0].tolist() == np.argsort(-(vectors @ query[0]))[:5].tolist()
+    np.testing.assert_allclose(scores[0], np.sort(vectors @ query[0])[::-1][:5], rtol=1e-5)
+
+
+def test_pca_keeps_the_configured_size_and_reloads_identically(tmp_path: Path) -> None:
+    x = np.random.default_rng(3).normal(size=(40, 12))
+    pca = Pca.fit(x, 5)
+    again = Pca.load(pca.save(tmp_path / "pca.npz"))
+    assert pca.transform(x).shape == (40, 5)
+    np.testing.assert_array_equal(pca.transform(x), again.transform(x))
+    assert Pca.fit(x[:3], 5).transform(x).shape == (40, 5)  # fewer rows than components: zero-padded
+
+
+def test_embedding_cache_encodes_only_new_content(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def encode(contents: list[object]) -> npt.NDArray[np.float32]:
+        calls.append(len(contents))
+        return np.array([[float(len(str(c)))] for c in contents], dtype=np.float32)
+
+    _, n1 = EmbeddingCache(tmp_path / "c.npz").embed(["k1", "k2"], ["a", "bb"], encode)
+    second, n2 = EmbeddingCache(tmp_path / "c.npz").embed(["k2", "k3", "k1"], ["bb", "ccc", "a"], encode)
+    assert (n1, n2, calls) == (2, 1, [2, 1])
+    assert second[:, 0].tolist() == [2.0, 3.0, 1.0]
+
+
+def test_fine_tuned_version_is_accepted_only_within_the_tolerance() -> None:
+    before = {"recall@100": 0.40, "auc": 0.80}
+    assert passes_gate(before, {"recall@100": 0.395, "auc": 0.82}, 0.01)
+    assert not passes_gate(before, {"recall@100": 0.38, "auc": 0.82}, 0.01)
+    assert not passes_gate(before, {"recall@100": 0.45, "auc": 0.70}, 0.01)

@@ -1,0 +1,1 @@
+"""Offline evaluation: metrics, baselines (popularity, oracle) and the report."""

@@ -1,0 +1,69 @@
+"""A FAISS index over item embeddings whose row i is catalog row i (round-trips to disk)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Final
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from recsys_workloads.index.config import IndexConfig
+
+INDEX_FILE: Final = "items.faiss"
+META_FILE: Final = "index.json"
+
+
+class ItemIndex:
+    def __init__(self, index: faiss.Index, config: IndexConfig) -> None:
+        self.index = index
+        self.config = config
+        _apply_search_params(index, config)
+
+    @classmethod
+    def build(cls, embeddings: npt.ArrayLike, config: IndexConfig) -> ItemIndex:
+        vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
+        metric = faiss.METRIC_INNER_PRODUCT if config.metric == "inner_product" else faiss.METRIC_L2
+        index = faiss.index_factory(vectors.shape[1], config.factory, metric)
+        if not index.is_trained:
+            index.train(vectors)
+        index.add(vectors)
+        return cls(index, config)
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(
+        self, queries: npt.ArrayLike, k: int | None = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Scores and catalog rows, best first; rows are -1 where fewer than k items exist."""
+        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        scores, rows = self.index.search(q, min(k or self.config.top_k, self.size))
+        return scores, rows.astype(np.int64)
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self.index, str(directory / INDEX_FILE))
+        (directory / META_FILE).write_text(self.config.model_dump_json(indent=1) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> ItemIndex:
+        config = IndexConfig.model_validate_json((directory / META_FILE).read_text())
+        return cls(faiss.read_index(str(directory / INDEX_FILE)), config)
+
+
+def _apply_search_params(index: faiss.Index, config: IndexConfig) -> None:
+    if "IVF" in config.factory:
+        faiss.extract_index_ivf(index).nprobe = config.nprobe
+    if "HNSW" in config.factory:
+        hnsw = faiss.downcast_index(index)
+        if hasattr(hnsw, "hnsw"):
+            hnsw.hnsw.efSearch = config.ef_search
+
+
+def index_summary(directory: Path) -> dict[str, object]:
+    return dict(json.loads((directory / META_FILE).read_text()))

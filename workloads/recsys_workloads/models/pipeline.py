@@ -1,0 +1,314 @@
+"""Initial training and incremental fine-tuning of one model version, end to end.
+
+`train_version`: fit transforms → content embeddings → two-tower → FAISS index → DLRM →
+evaluation report → artifacts (layout in `models.artifacts`). `finetune_version`: new days
+plus a replay sample of history; query tower with the candidate tower frozen (item
+embeddings and index stay valid), ranker fully trainable; written only if evaluation does
+not regress beyond the tolerance.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from recsys_workloads.data import schema as s
+from recsys_workloads.data.ground_truth import load_ground_truth
+from recsys_workloads.evaluation import report
+from recsys_workloads.evaluation.metrics import auc, logloss
+from recsys_workloads.evaluation.retrieval import (
+    RetrievalTask,
+    oracle_ranking,
+    popularity_ranking,
+    popularity_scores,
+    rerank,
+    retrieval_task,
+)
+from recsys_workloads.features import transform as ft
+from recsys_workloads.features.fit import Examples, examples, fit_transforms, item_features
+from recsys_workloads.features.tables import (
+    Catalog,
+    Interactions,
+    Users,
+    load_catalog,
+    load_interactions,
+    load_users,
+)
+from recsys_workloads.index.config import IndexConfig
+from recsys_workloads.index.item_index import ItemIndex
+from recsys_workloads.models import artifacts, dlrm, train, two_tower
+from recsys_workloads.models.callbacks import RetrievalMetrics
+from recsys_workloads.models.config import ModelsConfig
+from recsys_workloads.models.finetune import finetune_dlrm, finetune_query_tower, passes_gate, replay_sample
+
+Content = Mapping[str, npt.NDArray[np.float32]]
+EVAL_K = 100
+
+
+@dataclass(frozen=True)
+class Shop:
+    catalog: Catalog
+    users: Users
+    interactions: Interactions
+
+    @classmethod
+    def load(cls, dataset: Path) -> Shop:
+        return cls(load_catalog(dataset), load_users(dataset), load_interactions(dataset))
+
+    @property
+    def days(self) -> list[int]:
+        return sorted(int(d) for d in np.unique(self.interactions.day))
+
+
+def clicks_only(ex: Examples) -> Examples:
+    keep = ex.label > 0
+    return Examples(ft.take(ex.query, keep), ex.item_row[keep], ex.label[keep], ex.day[keep])
+
+
+def compute_content(
+    shop: Shop, dataset: Path, config: ModelsConfig, output: Path, cache_dir: Path
+) -> Content:
+    from recsys_workloads.embeddings.items import item_content
+
+    images = [dataset / s.IMAGES_DIR / f"{i}.png" for i in shop.catalog.item_ids.tolist()]
+    return item_content(
+        shop.catalog.descriptions.tolist(), images, config.embeddings, cache_dir, output / "embeddings"
+    ).vectors
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    retrieval: list[dict[str, Any]]
+    ranking: dict[str, float]
+
+    def metric(self, method: str, name: str, segment: str = "all") -> float:
+        return float(
+            next(r[name] for r in self.retrieval if r["method"] == method and r["segment"] == segment)
+        )
+
+
+def evaluate(
+    shop: Shop,
+    t: ft.FittedTransforms,
+    items: Mapping[str, npt.NDArray[np.generic]],
+    tower: two_tower.TwoTowerModel,
+    ranker: Any,
+    index: ItemIndex,
+    day: int,
+    *,
+    popularity: npt.NDArray[np.float64],
+    ground_truth: Path | None,
+    negatives_per_positive: int,
+    seed: int,
+    max_queries: int | None = 5_000,
+) -> Evaluation:
+    """Popularity, two-tower, two-tower + DLRM and (with ground truth) the oracle on `day`."""
+    task = retrieval_task(
+        t, shop.catalog, shop.users, shop.interactions, shop.interactions, day, max_queries, seed
+    )
+    _, retrieved = index.search(two_tower.query_embeddings(tower, task.query))
+    rankings = {
+        "popularity": popularity_ranking(task, popularity, EVAL_K),
+        "two_tower": retrieved[:, :EVAL_K],
+        "two_tower+dlrm": _rerank_with(ranker, task, retrieved, items),
+    }
+    if ground_truth is not None:
+        rankings["oracle"] = oracle_ranking(task, load_ground_truth(ground_truth), shop.catalog, EVAL_K)
+    held_out = examples(t, shop.catalog, shop.users, shop.interactions, shop.interactions, [day])
+    rows = train.ranking_rows(
+        held_out, len(shop.catalog), negatives_per_positive, np.random.default_rng(seed + 1), popularity + 1
+    )
+    p = dlrm.predict(ranker, train.ranking_features(held_out, rows, items))
+    real = np.arange(len(rows.label)) < len(held_out)  # clicks and real impressions only
+    ranking = {
+        "auc": auc(rows.label, p),
+        "logloss": logloss(rows.label, p),
+        "auc_impressions": auc(rows.label[real], p[real]),
+        "logloss_impressions": logloss(rows.label[real], p[real]),
+    }
+    return Evaluation(report.retrieval_table(task, rankings), ranking)
+
+
+def _rerank_with(
+    ranker: Any,
+    task: RetrievalTask,
+    retrieved: npt.NDArray[np.int64],
+    items: Mapping[str, npt.NDArray[np.generic]],
+) -> npt.NDArray[np.int64]:
+    n, k = retrieved.shape
+    query_rows = np.repeat(np.arange(n), k)  # unroll each query over its candidates
+    features = {**ft.take(task.query, query_rows), **ft.take(items, np.maximum(retrieved.reshape(-1), 0))}
+    scores = dlrm.predict(ranker, features).reshape(n, k)
+    return rerank(retrieved, np.where(retrieved >= 0, scores, -np.inf).astype(np.float32), EVAL_K)
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    output: Path
+    evaluation: Evaluation
+    throughput: dict[str, float]
+    accepted: bool = True
+
+
+def train_version(
+    dataset: Path,
+    output: Path,
+    config: ModelsConfig,
+    index_config: IndexConfig,
+    *,
+    train_days: list[int] | None = None,
+    content: Content | None = None,
+    ground_truth: Path | None = None,
+    cache_dir: Path | None = None,
+) -> VersionSummary:
+    """Train on `train_days` (default: all but the last `validation_days`), evaluate on the last day."""
+    shop = Shop.load(dataset)
+    days = train_days if train_days is not None else shop.days[: -config.validation_days]
+    eval_day = shop.days[-1]
+    train_rows = shop.interactions.select(np.isin(shop.interactions.day, days))
+    t = fit_transforms(shop.catalog, shop.users, train_rows, config.recent_items)
+    output.mkdir(parents=True, exist_ok=True)
+    t.save(output / artifacts.TRANSFORMS_DIR)
+    vectors = (
+        content
+        if content is not None
+        else compute_content(shop, dataset, config, output, cache_dir or output / "cache")
+    )
+    items = item_features(t, shop.catalog, vectors)
+    artifacts.save_items(output / artifacts.ITEMS_FILE, shop.catalog.item_ids, items)
+
+    ex = examples(t, shop.catalog, shop.users, shop.interactions, train_rows, days)
+    clicks = clicks_only(ex)
+    task = retrieval_task(
+        t, shop.catalog, shop.users, shop.interactions, shop.interactions, eval_day, 1_000, config.seed
+    )
+    tracker = RetrievalMetrics(task.query, task.relevant, items, config.two_tower.eval_k)
+    tt = train.train_two_tower(t, clicks, items, config.two_tower, config.cold_start, config.seed, [tracker])
+    two_tower.save(tt.model, output / artifacts.TWO_TOWER_DIR)
+    embeddings = two_tower.item_embeddings(tt.model, items)
+    np.save(output / artifacts.ITEM_EMBEDDINGS_FILE, embeddings)
+    index = ItemIndex.build(embeddings, index_config)
+    index.save(output / artifacts.INDEX_DIR)
+
+    popularity = popularity_scores(train_rows.select(train_rows.clicked), shop.catalog)
+    rng = np.random.default_rng(config.seed)
+    rows = train.ranking_rows(ex, len(shop.catalog), config.dlrm.negatives_per_positive, rng, popularity + 1)
+    rk = train.train_dlrm(t, ex, rows, items, config.dlrm, config.cold_start, config.seed)
+    dlrm.save(rk.model, output / artifacts.DLRM_DIR)
+
+    evaluation = evaluate(
+        shop, t, items, tt.model, rk.model, index, eval_day,
+        popularity=popularity, ground_truth=ground_truth,
+        negatives_per_positive=config.dlrm.negatives_per_positive, seed=config.seed,
+    )  # fmt: skip
+    report.write_report(output / artifacts.EVALUATION_DIR, evaluation.retrieval, evaluation.ranking)
+    throughput = {"two_tower": tt.examples_per_second, "dlrm": rk.examples_per_second}
+    artifacts.write_manifest(
+        output,
+        {
+            "kind": "initial",
+            "transforms_version": t.version,
+            "train_days": days,
+            "eval_day": eval_day,
+            "examples_per_second": throughput,
+            "two_tower_history": tt.history,
+            "dlrm_history": rk.history,
+            "ranking": evaluation.ranking,
+            "config": config.model_dump(),
+            "index": index_config.model_dump(),
+        },
+    )
+    return VersionSummary(output, evaluation, throughput)
+
+
+def finetune_version(
+    previous: Path,
+    dataset: Path,
+    new_days: list[int],
+    output: Path,
+    config: ModelsConfig,
+    *,
+    eval_day: int | None = None,
+    ground_truth: Path | None = None,
+) -> VersionSummary:
+    """Fine-tune `previous` on `new_days` + replay; evaluate old and new on `eval_day` (default: last day).
+
+    The transforms, item cache, item embeddings and index are copied unchanged: the
+    candidate tower is frozen, so the index built from it stays valid.
+    """
+    shop = Shop.load(dataset)
+    eval_day = eval_day if eval_day is not None else shop.days[-1]
+    t = ft.FittedTransforms.load(previous / artifacts.TRANSFORMS_DIR)
+    _, items = artifacts.load_items(previous / artifacts.ITEMS_FILE)
+    index = ItemIndex.load(previous / artifacts.INDEX_DIR)
+    manifest = artifacts.read_manifest(previous)
+    seen_days = [d for d in manifest["train_days"] if d not in new_days]
+    rng = np.random.default_rng(config.seed)
+    new_ex = examples(t, shop.catalog, shop.users, shop.interactions, shop.interactions, new_days)
+    old_ex = examples(t, shop.catalog, shop.users, shop.interactions, shop.interactions, seen_days)
+    mixed = replay_sample(new_ex, old_ex, config.fine_tune.replay_ratio, rng)
+    train_rows = shop.interactions.select(np.isin(shop.interactions.day, [*seen_days, *new_days]))
+    popularity = popularity_scores(train_rows.select(train_rows.clicked), shop.catalog)
+
+    def evaluate_models(tower: two_tower.TwoTowerModel, ranker: Any) -> Evaluation:
+        return evaluate(
+            shop, t, items, tower, ranker, index, eval_day,
+            popularity=popularity, ground_truth=ground_truth,
+            negatives_per_positive=config.dlrm.negatives_per_positive, seed=config.seed,
+        )  # fmt: skip
+
+    before = evaluate_models(
+        two_tower.load(previous / artifacts.TWO_TOWER_DIR), dlrm.load(previous / artifacts.DLRM_DIR)
+    )
+    tower = two_tower.load(previous / artifacts.TWO_TOWER_DIR)
+    tt = finetune_query_tower(
+        tower, clicks_only(mixed), items, config.fine_tune, config.cold_start, config.seed
+    )
+    ranker = dlrm.load(previous / artifacts.DLRM_DIR)
+    rows = train.ranking_rows(
+        mixed, len(shop.catalog), config.dlrm.negatives_per_positive, rng, popularity + 1
+    )
+    rk = finetune_dlrm(
+        ranker, mixed, rows, items, config.fine_tune, config.dlrm.batch_size, config.cold_start, config.seed
+    )
+    after = evaluate_models(tower, ranker)
+
+    accepted = passes_gate(
+        {"recall@100": before.metric("two_tower", "recall@100"), "auc": before.ranking["auc"]},
+        {"recall@100": after.metric("two_tower", "recall@100"), "auc": after.ranking["auc"]},
+        config.fine_tune.regression_tolerance,
+    )
+    throughput = {"two_tower": tt.examples_per_second, "dlrm": rk.examples_per_second}
+    if accepted:
+        output.mkdir(parents=True, exist_ok=True)
+        for name in (artifacts.TRANSFORMS_DIR, artifacts.INDEX_DIR, "embeddings"):
+            if (previous / name).exists():
+                shutil.copytree(previous / name, output / name, dirs_exist_ok=True)
+        for name in (artifacts.ITEMS_FILE, artifacts.ITEM_EMBEDDINGS_FILE):
+            shutil.copy2(previous / name, output / name)
+        two_tower.save(tower, output / artifacts.TWO_TOWER_DIR)
+        dlrm.save(ranker, output / artifacts.DLRM_DIR)
+        report.write_report(output / artifacts.EVALUATION_DIR, after.retrieval, after.ranking)
+        artifacts.write_manifest(
+            output,
+            {
+                **manifest,
+                "kind": "incremental",
+                "parent": str(previous),
+                "train_days": sorted({*manifest["train_days"], *new_days}),
+                "new_days": new_days,
+                "eval_day": eval_day,
+                "examples_per_second": throughput,
+                "before": {"recall@100": before.metric("two_tower", "recall@100"), **before.ranking},
+                "ranking": after.ranking,
+                "finished_at": time.time(),
+            },
+        )
+    return VersionSummary(output, after, throughput, accepted)
