@@ -15,6 +15,8 @@ from pydantic import Field
 
 from recsys_operator.api.conditions import Condition
 from recsys_workloads.data.sources import DataSourcesSpec
+from recsys_workloads.index.config import IndexConfig
+from recsys_workloads.models.config import ModelsConfig
 from recsys_workloads.online.popularity import PopularityConfig
 from recsys_workloads.online.seen_filter import SeenFilterConfig
 from recsys_workloads.spec import SpecModel
@@ -158,6 +160,8 @@ class RecommenderSystemSpec(SpecModel):
 
     data_sources: DataSourcesSpec = Field(default_factory=DataSourcesSpec)
     feature_store: FeatureStoreSpec = Field(default_factory=FeatureStoreSpec)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    retrieval: IndexConfig = Field(default_factory=IndexConfig)
     filtering: SeenFilterConfig = Field(default_factory=SeenFilterConfig)
     popularity: PopularityConfig = Field(default_factory=PopularityConfig)
     ranking: RankingSpec = Field(default_factory=RankingSpec)

@@ -185,6 +185,7 @@ def etcd_argv(binaries: KubeBinaries, state: StateLayout, ports: KubePorts) -> l
         f"--initial-cluster=default={peer}",
         "--logger=zap",
         "--log-outputs=stderr",
+        "--log-level=warn",  # its info lines would bury the API server's in failure reports
     ]
 
 
@@ -207,6 +208,8 @@ def apiserver_argv(binaries: KubeBinaries, state: StateLayout, ports: KubePorts)
         f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
         "--allow-privileged=true",
         "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount",
+        # The `kubernetes` Service cannot point at 127.0.0.1 (loopback endpoints are invalid).
+        "--endpoint-reconciler-type=none",
         "--profiling=false",
     ]
 
