@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from recsys_workloads.data.cli import app as data_app
+from recsys_workloads.events.cli import app as events_app
 from recsys_workloads.runtime.process import ServerStartError
 from recsys_workloads.runtime.toolchain import ToolchainError, repo_root
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(events_app, name="events")
 
 
 @app.command("demo")
