@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from recsys_operator.api.conditions import Condition
+from recsys_operator.schedule import invalid_schedule
 from recsys_workloads.data.sources import DataSourcesSpec
 from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.models.config import ModelsConfig
@@ -184,6 +185,9 @@ def validate(spec: RecommenderSystemSpec) -> list[str]:
         problems.append("spec.capacity.nodePool is required with provider karpenter")
     if cap.provider == "eks-nodegroup" and not (cap.cluster_name and cap.node_group):
         problems.append("spec.capacity.clusterName and nodeGroup are required with provider eks-nodegroup")
+    schedule = spec.training.incremental_schedule
+    if schedule and (problem := invalid_schedule(schedule)):
+        problems.append(problem)
     if spec.ranking.top_k < spec.reranking.num_items:
         problems.append("spec.reranking.numItems must not exceed spec.ranking.topK")
     return problems
@@ -209,3 +213,6 @@ class RecommenderSystemStatus(SpecModel):
     endpoint: str | None = Field(None, description="gRPC address of the recommendation ensemble")
     last_training_run: str | None = Field(None, description="name of the newest TrainingRun")
     last_training_time: dt.datetime | None = Field(None, description="when the newest TrainingRun finished")
+    last_schedule_time: dt.datetime | None = Field(
+        None, description="slot of the newest scheduled incremental run"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from typing import Any
 
@@ -12,9 +13,11 @@ from recsys_operator.api import GROUP, VERSION
 from recsys_operator.api.recommender_system import KIND, PLURAL, READY
 from recsys_operator.metrics import reconcile_timer
 from recsys_operator.reconcilers.recommender_system import reconcile
+from recsys_operator.reconcilers.schedule import schedule_incremental
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 REFRESH_SECONDS = 30.0
+SCHEDULE_SECONDS = 60.0
 
 
 @cache
@@ -49,3 +52,13 @@ def reconcile_spec(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 def refresh_status(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Children change without spec changes (pods become ready): observe them periodically."""
     _write(body, patch)
+
+
+@kopf.timer(*RESOURCE, interval=SCHEDULE_SECONDS, initial_delay=SCHEDULE_SECONDS)
+def schedule_training(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    """Incremental TrainingRuns on spec.training.incrementalSchedule (cron, UTC)."""
+    with reconcile_timer("Schedule"):
+        changes = schedule_incremental(body, cluster(), dt.datetime.now(dt.UTC))
+    if changes:
+        patch.status.update(changes)
+        kopf.event(body, type="Normal", reason="IncrementalScheduled", message=changes["lastTrainingRun"])
