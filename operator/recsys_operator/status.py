@@ -29,6 +29,7 @@ class Observed(BaseModel):
     model_version: int | None
     capacity_provider: str = "none"
     capacity_ready: bool = True
+    capacity_message: str = ""
     suspended: bool = False
 
 
@@ -73,8 +74,8 @@ def _capacity(o: Observed) -> ComponentState:
     if o.capacity_provider == "none":
         return rs.CAPACITY_READY, True, "NotManaged", "spec.capacity.provider is none"
     if o.capacity_ready:
-        return rs.CAPACITY_READY, True, "CapacityReady", f"{o.capacity_provider} within min/max"
-    return rs.CAPACITY_READY, False, "CapacityPending", f"{o.capacity_provider} is scaling"
+        return rs.CAPACITY_READY, True, "CapacityReady", o.capacity_message or o.capacity_provider
+    return rs.CAPACITY_READY, False, "CapacityPending", o.capacity_message or o.capacity_provider
 
 
 def component_states(observed: Observed) -> list[ComponentState]:

@@ -12,6 +12,10 @@ from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 from recsys_operator.manifests.common import MANAGER, Manifest
 
 
+class KindNotServedError(LookupError):
+    """The API server does not serve this kind (e.g. Karpenter's NodePool CRD is not installed)."""
+
+
 class Cluster(Protocol):
     def apply(self, manifest: Manifest) -> Manifest: ...
 
@@ -22,6 +26,8 @@ class Cluster(Protocol):
     def patch_status(
         self, api_version: str, kind: str, name: str, namespace: str, status: Manifest
     ) -> None: ...
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool: ...
 
 
 class KubernetesCluster:
@@ -45,7 +51,10 @@ class KubernetesCluster:
         return DynamicClient(self._api_client)
 
     def _resource(self, api_version: str, kind: str) -> Any:
-        return self._dynamic.resources.get(api_version=api_version, kind=kind)
+        try:
+            return self._dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError as exc:
+            raise KindNotServedError(f"{kind}.{api_version} is not served by this cluster") from exc
 
     def apply(self, manifest: Manifest) -> Manifest:
         resource = self._resource(manifest["apiVersion"], manifest["kind"])
@@ -69,7 +78,7 @@ class KubernetesCluster:
         """autoscaling/v2 where served (Kubernetes >= 1.23), else v2beta2 (same fields we use)."""
         try:
             self._resource("autoscaling/v2", "HorizontalPodAutoscaler")
-        except ResourceNotFoundError:
+        except KindNotServedError:
             return "autoscaling/v2beta2"
         return "autoscaling/v2"
 
@@ -82,3 +91,11 @@ class KubernetesCluster:
             namespace=namespace,
             content_type="application/merge-patch+json",
         )
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
+        """Delete if present; False when it was already gone (or its kind is not served)."""
+        try:
+            self._resource(api_version, kind).delete(name=name, namespace=namespace)
+        except (NotFoundError, KindNotServedError):
+            return False
+        return True

@@ -12,7 +12,7 @@ from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.api import GROUP, VERSION
 from recsys_operator.api.recommender_system import KIND, PLURAL, READY
 from recsys_operator.metrics import reconcile_timer
-from recsys_operator.reconcilers.recommender_system import reconcile
+from recsys_operator.reconcilers.recommender_system import reconcile, release
 from recsys_operator.reconcilers.schedule import schedule_incremental
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -62,3 +62,17 @@ def schedule_training(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     if changes:
         patch.status.update(changes)
         kopf.event(body, type="Normal", reason="IncrementalScheduled", message=changes["lastTrainingRun"])
+
+
+@kopf.on.delete(*RESOURCE)
+def release_external(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
+    """Cluster-scoped and external state has no owner reference: remove it, never block on it.
+
+    Argo CD may delete the CRD's namespace or the operator in any order; a failure here is
+    logged and the finalizer is released, because a stuck deletion is worse than a leftover.
+    """
+    try:
+        for kind, name in release(body, cluster()):
+            logger.info(f"deleted {kind} {name}")
+    except Exception as exc:  # see docstring: never block deletion
+        logger.warning(f"leaving external state behind: {exc}")

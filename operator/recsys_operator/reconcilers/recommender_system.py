@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from recsys_operator.adapters.kube import Cluster
+from recsys_operator.adapters.eks import CapacityState, EksNodeGroups
+from recsys_operator.adapters.kube import Cluster, KindNotServedError
 from recsys_operator.api.conditions import Condition
 from recsys_operator.api.recommender_system import RecommenderSystemSpec, validate
-from recsys_operator.manifests import training, triton, valkey
+from recsys_operator.manifests import capacity, training, triton, valkey
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 from recsys_operator.status import Observed, invalid_spec_conditions, reconcile_conditions
@@ -32,8 +34,39 @@ def _ready_replicas(obj: Mapping[str, Any] | None) -> int:
     return int(((obj or {}).get("status") or {}).get("readyReplicas") or 0)
 
 
+EksFactory = Callable[[], EksNodeGroups]
+
+
+def reconcile_capacity(
+    cluster: Cluster, owner: Owner, spec: RecommenderSystemSpec, eks: EksFactory
+) -> CapacityState:
+    cap = spec.capacity
+    if cap.provider == "none":
+        return CapacityState(ready=True, message="not managed")
+    if cap.provider == "karpenter":
+        pool = capacity.node_pool(owner, spec)
+        try:
+            cluster.apply(pool)
+        except KindNotServedError:
+            return CapacityState(
+                ready=False, message="Karpenter is not installed (no karpenter.sh/v1 NodePool)"
+            )
+        return CapacityState(
+            ready=True, message=f"NodePool {pool['metadata']['name']}: at most {cap.max_nodes} GPUs"
+        )
+    assert cap.cluster_name and cap.node_group  # validate() requires both
+    try:
+        return eks().reconcile(cap.cluster_name, cap.node_group, cap.min_nodes, cap.max_nodes)
+    except (BotoCoreError, ClientError) as exc:
+        return CapacityState(ready=False, message=f"EKS: {exc}")
+
+
 def observe(
-    cluster: Cluster, owner: Owner, spec: RecommenderSystemSpec, status: Mapping[str, Any]
+    cluster: Cluster,
+    owner: Owner,
+    spec: RecommenderSystemSpec,
+    status: Mapping[str, Any],
+    capacity_state: CapacityState,
 ) -> Observed:
     deployment = cluster.get("apps/v1", "Deployment", owner.child_name(triton.COMPONENT), owner.namespace)
     desired = int(((deployment or {}).get("spec") or {}).get("replicas") or spec.serving.replicas)
@@ -52,11 +85,15 @@ def observe(
         filters_published=online is not None,
         model_version=model.get("currentVersion"),
         capacity_provider=spec.capacity.provider,
+        capacity_ready=capacity_state.ready,
+        capacity_message=capacity_state.message,
         suspended=spec.suspend,
     )
 
 
-def reconcile(body: Mapping[str, Any], cluster: Cluster) -> dict[str, Any]:
+def reconcile(
+    body: Mapping[str, Any], cluster: Cluster, eks: EksFactory = EksNodeGroups.from_environment
+) -> dict[str, Any]:
     """Apply what the spec asks for and return the new `.status` (conditions as whole lists)."""
     meta = body["metadata"]
     status = body.get("status") or {}
@@ -68,13 +105,16 @@ def reconcile(body: Mapping[str, Any], cluster: Cluster) -> dict[str, Any]:
         conditions = invalid_spec_conditions(current, problems, generation)
     else:
         owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+        capacity_state = CapacityState(ready=True, message="suspended")
         if not spec.suspend:
+            capacity_state = reconcile_capacity(cluster, owner, spec, eks)
             for manifest in desired_objects(owner, spec, cluster.hpa_api_version()):
                 cluster.apply(manifest)
             if needs_initial_training(spec, status):
                 cluster.apply(training.training_run(owner, training.initial_run_name(owner), "Initial"))
                 extra["lastTrainingRun"] = training.initial_run_name(owner)
-        conditions = reconcile_conditions(current, observe(cluster, owner, spec, status), generation)
+        observed = observe(cluster, owner, spec, status, capacity_state)
+        conditions = reconcile_conditions(current, observed, generation)
     return {
         "observedGeneration": generation,
         "conditions": [c.to_spec() for c in conditions],
@@ -86,3 +126,15 @@ def needs_initial_training(spec: RecommenderSystemSpec, status: Mapping[str, Any
     """No model serves and no run was started: the first reconcile starts the initial run."""
     model = status.get("model") or {}
     return spec.training.initial and model.get("currentVersion") is None and not status.get("lastTrainingRun")
+
+
+def release(body: Mapping[str, Any], cluster: Cluster) -> list[tuple[str, str]]:
+    """Delete what owner references cannot collect (the cluster-scoped NodePool)."""
+    meta = body["metadata"]
+    spec, _ = spec_problems(body.get("spec") or {})
+    if spec is None or spec.capacity.provider != "karpenter":
+        return []
+    owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+    pool = capacity.node_pool(owner, spec)
+    deleted = cluster.delete(pool["apiVersion"], pool["kind"], pool["metadata"]["name"], None)
+    return [("NodePool", pool["metadata"]["name"])] if deleted else []

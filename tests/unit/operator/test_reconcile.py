@@ -8,17 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from recsys_operator.adapters.eks import CapacityState
+from recsys_operator.adapters.kube import KindNotServedError
 from recsys_operator.manifests.common import Manifest
-from recsys_operator.reconcilers.recommender_system import reconcile, spec_problems
+from recsys_operator.reconcilers.recommender_system import reconcile, release, spec_problems
 
 
 class RecordingCluster:
-    def __init__(self, ready: bool = False) -> None:
+    def __init__(self, ready: bool = False, served: frozenset[str] = frozenset({"NodePool"})) -> None:
         self.objects: dict[tuple[str, str, str], Manifest] = {}
         self.ready = ready
+        self.served = served
+        self.deleted: list[tuple[str, str]] = []
 
     def apply(self, manifest: Manifest) -> Manifest:
-        key = (manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"])
+        if manifest["kind"] == "NodePool" and "NodePool" not in self.served:
+            raise KindNotServedError("NodePool.karpenter.sh/v1 is not served by this cluster")
+        key = (manifest["kind"], manifest["metadata"].get("namespace", ""), manifest["metadata"]["name"])
         stored = {**manifest, "status": {"readyReplicas": 1} if self.ready else {}}
         self.objects[key] = stored
         return stored
@@ -31,6 +37,10 @@ class RecordingCluster:
 
     def patch_status(self, api_version: str, kind: str, name: str, namespace: str, status: Manifest) -> None:
         raise AssertionError("a RecommenderSystem pass patches only its own status")
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
+        self.deleted.append((kind, name))
+        return self.objects.pop((kind, namespace or "", name), None) is not None
 
 
 def _body(spec: dict[str, Any], status: dict[str, Any] | None = None, generation: int = 1) -> dict[str, Any]:
@@ -121,3 +131,53 @@ def test_the_initial_run_is_created_once_and_not_when_a_model_serves() -> None:
     serving = RecordingCluster()
     reconcile(_body({}, status={"model": {"currentVersion": 1}}), serving)
     assert not [k for k in serving.objects if k[0] == "TrainingRun"]
+
+
+KARPENTER = {"capacity": {"provider": "karpenter", "nodePool": "gpu-pool", "maxNodes": 3}}
+
+
+def test_karpenter_capacity_applies_a_tainted_gpu_node_pool() -> None:
+    cluster = RecordingCluster()
+    status = reconcile(_body(KARPENTER), cluster)
+    pool = cluster.objects[("NodePool", "", "gpu-pool")]
+    assert pool["spec"]["limits"] == {"nvidia.com/gpu": "3"}
+    assert pool["spec"]["template"]["spec"]["taints"] == [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
+    assert "ownerReferences" not in pool["metadata"]  # cluster-scoped: released by the finalizer
+    assert _condition(status, "CapacityReady")["status"] == "True"
+
+
+def test_missing_karpenter_is_reported_not_crashed_on() -> None:
+    status = reconcile(_body(KARPENTER), RecordingCluster(served=frozenset()))
+    capacity = _condition(status, "CapacityReady")
+    assert (capacity["status"], capacity["reason"]) == ("False", "CapacityPending")
+    assert "Karpenter is not installed" in capacity["message"]
+
+
+def test_eks_node_groups_go_through_the_injected_adapter() -> None:
+    calls: list[tuple[str, str, int, int]] = []
+
+    class Eks:
+        def reconcile(self, cluster: str, node_group: str, min_nodes: int, max_nodes: int) -> CapacityState:
+            calls.append((cluster, node_group, min_nodes, max_nodes))
+            return CapacityState(ready=False, message="scaling 0-2 -> 1-4")
+
+    spec = {
+        "capacity": {
+            "provider": "eks-nodegroup",
+            "clusterName": "c",
+            "nodeGroup": "gpu",
+            "minNodes": 1,
+            "maxNodes": 4,
+        }
+    }
+    status = reconcile(_body(spec), RecordingCluster(), eks=Eks)  # type: ignore[arg-type]
+    assert calls == [("c", "gpu", 1, 4)]
+    assert _condition(status, "CapacityReady")["message"] == "scaling 0-2 -> 1-4"
+
+
+def test_deletion_releases_the_cluster_scoped_node_pool() -> None:
+    cluster = RecordingCluster()
+    reconcile(_body(KARPENTER), cluster)
+    assert release(_body(KARPENTER), cluster) == [("NodePool", "gpu-pool")]
+    assert release(_body(KARPENTER), cluster) == []  # already gone: nothing to wait for
+    assert release(_body({}), cluster) == []
