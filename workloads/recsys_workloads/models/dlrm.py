@@ -6,9 +6,7 @@ items and the projected image and text embeddings join the pairwise dot interact
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,6 +19,7 @@ from keras import ops
 from recsys_workloads.features import transform as ft
 from recsys_workloads.models.config import DlrmConfig
 from recsys_workloads.models.layers import MaskedMeanPooling, column, mlp
+from recsys_workloads.models.shape import ModelShape
 
 SPEC_FILE: Final = "dlrm.json"
 WEIGHTS_FILE: Final = "dlrm.weights.h5"
@@ -39,40 +38,14 @@ CATEGORICAL: Final = (
 INPUTS: Final = (*DENSE, *CATEGORICAL, ft.RECENT_ITEMS, *ft.CONTENT_FEATURES)
 
 
-@dataclass(frozen=True)
-class RankerSpec:
-    config: DlrmConfig
-    cardinalities: Mapping[str, int]
-    content_dims: Mapping[str, int]
-    recent_items: int
+class RankerSpec(ModelShape[DlrmConfig]):
+    """Everything needed to rebuild the model before loading weights."""
 
     @classmethod
     def of(
         cls, transforms: ft.FittedTransforms, config: DlrmConfig, content_dims: Mapping[str, int]
     ) -> RankerSpec:
-        names = (*CATEGORICAL, ft.RECENT_ITEMS)
-        return cls(
-            config, {n: transforms.cardinality(n) for n in names}, dict(content_dims), transforms.recent_items
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "config": self.config.model_dump(),
-                "cardinalities": dict(self.cardinalities),
-                "content_dims": dict(self.content_dims),
-                "recent_items": self.recent_items,
-            },
-            indent=1,
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> RankerSpec:
-        raw = json.loads(text)
-        return cls(
-            DlrmConfig(**raw["config"]), raw["cardinalities"], raw["content_dims"], raw["recent_items"]
-        )
+        return cls.fitted(transforms, config, content_dims, CATEGORICAL)
 
 
 class DlrmRanker(keras.layers.Layer):  # type: ignore[misc]

@@ -6,9 +6,7 @@ attributes and both pretrained content embeddings) runs offline to fill the FAIS
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,6 +19,7 @@ from keras import ops
 from recsys_workloads.features import transform as ft
 from recsys_workloads.models.config import TwoTowerConfig
 from recsys_workloads.models.layers import MaskedMeanPooling, column, l2_normalize, mlp
+from recsys_workloads.models.shape import ModelShape
 
 SPEC_FILE: Final = "two_tower.json"
 WEIGHTS_FILE: Final = "two_tower.weights.h5"
@@ -31,42 +30,14 @@ QUERY_DENSE: Final = (ft.AGE, ft.HOUR_SIN, ft.HOUR_COS, ft.WEEKDAY_SIN, ft.WEEKD
 CANDIDATE_CATEGORICAL: Final = (ft.ITEM_ID, ft.CATEGORY_L1, ft.CATEGORY_L2, ft.ITEM_GENDER)
 
 
-@dataclass(frozen=True)
-class TowerSpec:
+class TowerSpec(ModelShape[TwoTowerConfig]):
     """Everything needed to rebuild the model before loading weights."""
-
-    config: TwoTowerConfig
-    cardinalities: Mapping[str, int]
-    content_dims: Mapping[str, int]
-    recent_items: int
 
     @classmethod
     def of(
         cls, transforms: ft.FittedTransforms, config: TwoTowerConfig, content_dims: Mapping[str, int]
     ) -> TowerSpec:
-        names = (*QUERY_CATEGORICAL, *CANDIDATE_CATEGORICAL, ft.RECENT_ITEMS)
-        return cls(
-            config, {n: transforms.cardinality(n) for n in names}, dict(content_dims), transforms.recent_items
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "config": self.config.model_dump(),
-                "cardinalities": dict(self.cardinalities),
-                "content_dims": dict(self.content_dims),
-                "recent_items": self.recent_items,
-            },
-            indent=1,
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> TowerSpec:
-        raw = json.loads(text)
-        return cls(
-            TwoTowerConfig(**raw["config"]), raw["cardinalities"], raw["content_dims"], raw["recent_items"]
-        )
+        return cls.fitted(transforms, config, content_dims, (*QUERY_CATEGORICAL, *CANDIDATE_CATEGORICAL))
 
 
 class QueryTower(keras.layers.Layer):  # type: ignore[misc]
