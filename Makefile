@@ -16,7 +16,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PIP_QUIET    ?= -q
 PYTEST_ARGS  ?=
 
-.PHONY: help venv serving-venv triton redis tools test test-unit lint format bench demo crds pipelines lock clean
+.PHONY: help venv serving-venv triton redis tools kube test test-unit lint format bench demo crds pipelines lock clean
 
 help:
 	@echo "make demo   local mode end to end (installs what it needs)"
@@ -55,7 +55,17 @@ redis:
 
 tools: triton serving-venv redis
 
-test: venv tools
+# kube-apiserver/-controller-manager 1.20.2 + etcd for tests/integration/kube, built once from Debian's
+# source package into the user's cache (docs/kubernetes-testing.md): 7-18 min cold, then a no-op.
+KUBE_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/recsys-operator/kube-1.20.2
+kube:
+	@test -f $(KUBE_CACHE)/bin/.stamp || { \
+	  { command -v openssl && command -v flock && command -v kubectl; } >/dev/null || { \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	      --no-install-recommends openssl util-linux $$(command -v kubectl >/dev/null || echo kubernetes-client); }; \
+	  bash scripts/kube/build.sh $(KUBE_CACHE); }
+
+test: venv tools kube
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-unit: venv

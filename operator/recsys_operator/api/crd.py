@@ -63,8 +63,10 @@ def _structural(node: Any) -> Any:
             node[bound] = True
     if node.get("format") == "date-time" and node.get("default") is None:
         node.pop("default", None)
-    if "default" in node and node["default"] is None:
-        node.pop("default")  # null defaults are what omission means anyway
+    if "default" in node and node["default"] in (None, ""):
+        # Null defaults are what omission means anyway; Kubernetes 1.20 also reads an empty
+        # string default as null and refuses the CRD. The model fills both when it parses.
+        node.pop("default")
     if "properties" in node:
         # Structural schemas forbid additionalProperties beside properties; the server prunes.
         node.pop("additionalProperties", None)

@@ -388,7 +388,7 @@ class KubeApiServer:
 
     def _write_pki(self) -> None:
         self.state.pki.mkdir(parents=True, exist_ok=True)
-        self.state.etcd_data.mkdir(parents=True, exist_ok=True)
+        self.state.etcd_data.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.state.sa_key.exists():
             _run_openssl(["openssl", "genrsa", "-out", str(self.state.sa_key), "2048"])
         if not self.state.serving_cert.exists():

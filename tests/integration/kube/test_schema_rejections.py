@@ -1,0 +1,216 @@
+"""A corpus of malformed specs: the 1.20 server schema rejects each one naming the field.
+
+What OpenAPI on 1.20 cannot say (unknown fields are pruned, not rejected; no CEL for
+cross-field rules) is the operator's job: for those the server accepts the object and
+the pydantic model or `validate()` must reject it, again naming the field.
+Every server check is a dry run: nothing is stored, so the table stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from recsys_operator.api import API_VERSION, GROUP, VERSION
+from recsys_operator.api.recommender_system import RecommenderSystemSpec, validate
+from recsys_operator.api.training_run import TrainingRunSpec
+from recsys_operator.testing.cluster import KubeCluster, api_error_message
+
+RS, TR = "RecommenderSystem", "TrainingRun"
+MISSING = object()  # the object has no spec at all
+REF = {"recommenderRef": {"name": "homepage"}}
+
+
+class Malformed(NamedTuple):
+    kind: str
+    spec: Any
+    field: str  # as the server names it in its message
+    model_rejects: bool = True  # pydantic (lax mode) coerces "yes"/1 to booleans; the server does not
+
+
+def rs(path: str, value: Any, field: str | None = None, model_rejects: bool = True) -> Malformed:
+    """A RecommenderSystem whose spec has `value` at the dotted `path`."""
+    spec: dict[str, Any] = {}
+    node = spec
+    *parents, leaf = path.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+    return Malformed(RS, spec, field or f"spec.{path}", model_rejects)
+
+
+def tr(spec: dict[str, Any], field: str, model_rejects: bool = True) -> Malformed:
+    return Malformed(TR, spec, field, model_rejects)
+
+
+SERVER_REJECTS: dict[str, Malformed] = {
+    # filtering (seen-items filter)
+    "window-days-string": rs("filtering.windowDays", "seven"),
+    "window-days-zero": rs("filtering.windowDays", 0),
+    "window-days-over-a-year": rs("filtering.windowDays", 366),
+    "window-days-fractional": rs("filtering.windowDays", 7.5),
+    "filter-capacity-zero": rs("filtering.capacity", 0),
+    "error-rate-one-half": rs("filtering.errorRate", 0.5),
+    "error-rate-above-one-half": rs("filtering.errorRate", 0.7),
+    "error-rate-zero": rs("filtering.errorRate", 0),
+    "error-rate-negative": rs("filtering.errorRate", -0.1),
+    "error-rate-string": rs("filtering.errorRate", "low"),
+    "filter-backend-unknown": rs("filtering.backend", "bloom"),
+    "filter-ttl-zero": rs("filtering.ttlSeconds", 0),
+    "filtering-not-an-object": rs("filtering", "yes"),
+    # popularity
+    "half-life-zero": rs("popularity.halfLifeHours", 0),
+    "half-life-negative": rs("popularity.halfLifeHours", -1),
+    "era-half-lives-below-two": rs("popularity.eraHalfLives", 1),
+    "era-half-lives-above-64": rs("popularity.eraHalfLives", 65),
+    # ranking and reranking
+    "top-k-zero": rs("ranking.topK", 0),
+    "top-k-too-large": rs("ranking.topK", 10_001),
+    "num-items-zero": rs("reranking.numItems", 0),
+    "num-items-too-large": rs("reranking.numItems", 1_001),
+    "max-per-category-zero": rs("reranking.maxPerCategory", 0),
+    "temperature-negative": rs("reranking.temperature", -0.5),
+    # serving
+    "replicas-negative": rs("serving.replicas", -1),
+    "replicas-too-many": rs("serving.replicas", 101),
+    "max-replicas-zero": rs("serving.maxReplicas", 0),
+    "queue-time-target-zero": rs("serving.queueTimeTargetMs", 0),
+    "graph-unknown": rs("serving.graph", "dag"),
+    "gpu-negative": rs("serving.resources.gpu", -1),
+    "gpu-too-many": rs("serving.resources.gpu", 9),
+    "cpu-not-a-string": rs("serving.resources.cpu", 2),
+    "canary-requests-negative": rs("serving.rollout.canaryRequests", -1),
+    "keep-versions-zero": rs("serving.rollout.keepVersions", 0),
+    "keep-versions-too-many": rs("serving.rollout.keepVersions", 11),
+    "serving-image-not-a-string": rs("serving.image", 5),
+    # training
+    "replay-ratio-negative": rs("training.historyReplayRatio", -0.1),
+    "replay-ratio-too-large": rs("training.historyReplayRatio", 10.5),
+    "initial-not-a-boolean": rs("training.initial", "yes", model_rejects=False),
+    "training-gpu-not-a-boolean": rs("training.gpu", 1, model_rejects=False),
+    # capacity
+    "capacity-provider-unknown": rs("capacity.provider", "gke"),
+    "min-nodes-negative": rs("capacity.minNodes", -1),
+    "max-nodes-too-many": rs("capacity.maxNodes", 1_001),
+    "instance-types-not-a-list": rs("capacity.instanceTypes", "g5.xlarge"),
+    "instance-type-not-a-string": rs("capacity.instanceTypes", [1]),
+    # data sources and feature store
+    "layout-unknown": rs("dataSources.layout", "csv"),
+    "generator-items-below-20": rs("dataSources.generator.items", 19),
+    "generator-days-too-many": rs("dataSources.generator.days", 100),
+    "generator-users-zero": rs("dataSources.generator.users", 0),
+    "feast-project-not-snake-case": rs("featureStore.project", "Home-Page"),
+    "offline-store-type-unknown": rs("featureStore.offlineStore.type", "bigquery"),
+    "online-store-tls-not-a-boolean": rs("featureStore.onlineStore.tls", "true", model_rejects=False),
+    "suspend-not-a-boolean": rs("suspend", "no", model_rejects=False),
+    "spec-not-an-object": Malformed(RS, ["filtering"], "spec"),
+    "spec-missing": Malformed(RS, MISSING, "spec"),
+    # TrainingRun
+    "training-run-without-recommender-ref": tr({}, "spec.recommenderRef"),
+    "recommender-ref-without-name": tr({"recommenderRef": {}}, "spec.recommenderRef.name"),
+    "recommender-ref-empty-name": tr({"recommenderRef": {"name": ""}}, "spec.recommenderRef.name"),
+    "recommender-ref-not-an-object": tr({"recommenderRef": "homepage"}, "spec.recommenderRef"),
+    "training-type-unknown": tr({**REF, "type": "Full"}, "spec.type"),
+    "promote-unknown": tr({**REF, "promote": "Always"}, "spec.promote"),
+    "data-window-start-not-a-time": tr(
+        {**REF, "dataWindow": {"start": "yesterday"}}, "spec.dataWindow.start"
+    ),
+    "parameter-value-not-a-string": tr({**REF, "parameters": {"epochs": 3}}, "spec.parameters.epochs"),
+    "parameters-not-an-object": tr({**REF, "parameters": "epochs=3"}, "spec.parameters"),
+}
+
+
+class OperatorRule(NamedTuple):
+    kind: str
+    spec: dict[str, Any]
+    field: str  # what the operator's message must name
+
+
+OPERATOR_REJECTS: dict[str, OperatorRule] = {
+    # Unknown fields: 1.20 prunes them silently; the models forbid them (a typo is not a default).
+    "typo-in-filtering-field": OperatorRule(RS, {"filtering": {"windowDay": 3}}, "windowDay"),
+    "unknown-top-level-field": OperatorRule(RS, {"replicas": 3}, "replicas"),
+    "typo-in-serving-field": OperatorRule(RS, {"serving": {"replica": 3}}, "replica"),
+    "typo-in-training-run-field": OperatorRule(TR, {**REF, "promte": "Manual"}, "promte"),
+    # Cross-field rules: CEL would express them, 1.20 has none; validate() does.
+    "replicas-above-max-replicas": OperatorRule(
+        RS, {"serving": {"replicas": 3, "maxReplicas": 2}}, "spec.serving.replicas"
+    ),
+    "min-nodes-above-max-nodes": OperatorRule(
+        RS, {"capacity": {"minNodes": 3, "maxNodes": 2}}, "spec.capacity.minNodes"
+    ),
+    "karpenter-without-node-pool": OperatorRule(
+        RS, {"capacity": {"provider": "karpenter"}}, "spec.capacity.nodePool"
+    ),
+    "eks-nodegroup-without-cluster": OperatorRule(
+        RS, {"capacity": {"provider": "eks-nodegroup", "nodeGroup": "gpu"}}, "spec.capacity.clusterName"
+    ),
+    "seed-layout-without-uri": OperatorRule(RS, {"dataSources": {"layout": "seed"}}, "spec.dataSources.uri"),
+    "rds-layout-with-generator": OperatorRule(
+        RS,
+        {"dataSources": {"layout": "rds", "uri": "s3://b/p", "generator": {}}},
+        "spec.dataSources.generator",
+    ),
+    "more-items-than-ranked-candidates": OperatorRule(
+        RS, {"ranking": {"topK": 10}, "reranking": {"numItems": 20}}, "spec.reranking.numItems"
+    ),
+}
+
+
+def _dry_run_create(cluster: KubeCluster, kind: str, spec: Any, namespace: str = "default") -> dict[str, Any]:
+    plural = "recommendersystems" if kind == RS else "trainingruns"
+    body: dict[str, Any] = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": "malformed"}}
+    if spec is not MISSING:
+        body["spec"] = spec
+    objects = client.CustomObjectsApi(cluster.api)
+    created: dict[str, Any] = objects.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, plural, body, dry_run="All"
+    )
+    return created
+
+
+def _model_problems(kind: str, spec: dict[str, Any]) -> str:
+    """The operator's verdict on a spec: pydantic errors, then validate()'s rules; '' when valid."""
+    try:
+        if kind == TR:
+            TrainingRunSpec.model_validate(spec)
+            return ""
+        return "\n".join(validate(RecommenderSystemSpec.model_validate(spec)))
+    except ValidationError as exc:
+        return str(exc)
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(SERVER_REJECTS) + len(OPERATOR_REJECTS) >= 50
+    assert len(SERVER_REJECTS) >= 50
+
+
+@pytest.mark.parametrize("case", SERVER_REJECTS.values(), ids=SERVER_REJECTS.keys())
+def test_the_server_schema_rejects_a_malformed_spec_naming_the_field(
+    kube_cluster: KubeCluster, case: Malformed
+) -> None:
+    with pytest.raises(ApiException) as caught:
+        _dry_run_create(kube_cluster, case.kind, case.spec)
+    assert caught.value.status == 422, caught.value.body
+    message = api_error_message(caught.value)
+    assert case.field in message, message
+    # The pydantic model (what the operator parses) agrees, except for the lax boolean coercions.
+    if isinstance(case.spec, dict) and case.model_rejects:
+        leaf = case.field.rsplit(".", 1)[-1].split("[")[0]
+        problems = _model_problems(case.kind, case.spec)
+        assert problems, f"the model accepts what the server rejects: {case.spec}"
+        assert leaf in problems, problems
+
+
+@pytest.mark.parametrize("case", OPERATOR_REJECTS.values(), ids=OPERATOR_REJECTS.keys())
+def test_the_operator_rejects_what_the_1_20_schema_cannot_naming_the_field(
+    kube_cluster: KubeCluster, case: OperatorRule
+) -> None:
+    _dry_run_create(kube_cluster, case.kind, case.spec)  # the server lets it through (1.20: no CEL, pruning)
+    problems = _model_problems(case.kind, case.spec)
+    assert problems, f"nothing rejects {case.spec}"
+    assert case.field in problems, problems
