@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -46,7 +47,8 @@ class KubernetesCluster:
             try:
                 config.load_incluster_config()
             except config.ConfigException:
-                config.load_kube_config()
+                # Explicit path: the client captures $KUBECONFIG once, when it is first imported.
+                config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
             self._api_client = client.ApiClient()
         return DynamicClient(self._api_client)
 

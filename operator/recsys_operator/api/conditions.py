@@ -32,6 +32,13 @@ class Condition(SpecModel):
     last_transition_time: dt.datetime = Field(description="when status last changed")
     observed_generation: int | None = Field(None, ge=0, description="spec generation this was computed from")
 
+    def to_spec(self) -> dict[str, object]:
+        """An empty message is left out: the 1.20 API server reads "" in a patch as null."""
+        spec = super().to_spec()
+        if not self.message:
+            spec.pop("message", None)
+        return spec
+
     @field_validator("reason")
     @classmethod
     def _camel_case_reason(cls, value: str) -> str:

@@ -25,3 +25,11 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     port = int(os.environ.get(METRICS_PORT_ENV, "9090"))
     if port:
         metrics.serve(port)
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In-cluster service account, else $KUBECONFIG read now (not when a client was imported)."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return kopf.login_with_service_account(**kwargs)
+    return kopf.login_with_kubeconfig(**kwargs)

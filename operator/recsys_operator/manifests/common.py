@@ -1,4 +1,8 @@
-"""Names, labels and owner references shared by every child object."""
+"""Names, labels and owner references shared by every child object.
+
+Ports always name their protocol: server-side apply keys port lists by (port, protocol)
+and, on Kubernetes before 1.26, rejects an element that leaves the key out.
+"""
 
 from __future__ import annotations
 

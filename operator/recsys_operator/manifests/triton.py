@@ -45,9 +45,9 @@ def deployment(owner: Owner, spec: RecommenderSystemSpec, ensemble: str) -> Mani
             "--strict-readiness=true",
         ],
         "ports": [
-            {"name": "http", "containerPort": HTTP},
-            {"name": "grpc", "containerPort": GRPC},
-            {"name": "metrics", "containerPort": METRICS},
+            {"name": "http", "containerPort": HTTP, "protocol": "TCP"},
+            {"name": "grpc", "containerPort": GRPC, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS, "protocol": "TCP"},
         ],
         "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": "http"}, "periodSeconds": 5},
         "livenessProbe": {
@@ -101,9 +101,9 @@ def service(owner: Owner) -> Manifest:
         "spec": {
             "selector": owner.selector(COMPONENT),
             "ports": [
-                {"name": "http", "port": HTTP, "targetPort": "http"},
-                {"name": "grpc", "port": GRPC, "targetPort": "grpc"},
-                {"name": "metrics", "port": METRICS, "targetPort": "metrics"},
+                {"name": "http", "port": HTTP, "targetPort": "http", "protocol": "TCP"},
+                {"name": "grpc", "port": GRPC, "targetPort": "grpc", "protocol": "TCP"},
+                {"name": "metrics", "port": METRICS, "targetPort": "metrics", "protocol": "TCP"},
             ],
         },
     }

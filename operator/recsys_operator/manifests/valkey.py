@@ -26,7 +26,7 @@ def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
     container = {
         "name": "valkey",
         "image": store.image,
-        "ports": [{"name": "valkey", "containerPort": PORT}],
+        "ports": [{"name": "valkey", "containerPort": PORT, "protocol": "TCP"}],
         "readinessProbe": {"tcpSocket": {"port": "valkey"}, "periodSeconds": 5},
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
         "securityContext": RESTRICTED_CONTAINER_SECURITY,
@@ -66,7 +66,7 @@ def service(owner: Owner) -> Manifest:
         "metadata": owner.metadata(COMPONENT),
         "spec": {
             "selector": owner.selector(COMPONENT),
-            "ports": [{"name": "valkey", "port": PORT, "targetPort": "valkey"}],
+            "ports": [{"name": "valkey", "port": PORT, "targetPort": "valkey", "protocol": "TCP"}],
         },
     }
 

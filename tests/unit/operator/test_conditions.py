@@ -49,13 +49,12 @@ def test_reasons_must_be_camel_case_words(reason: str) -> None:
         Condition(type="Ready", status="True", reason=reason, last_transition_time=T0)
 
 
-def test_conditions_serialise_in_kubernetes_spelling() -> None:
+def test_conditions_serialise_in_kubernetes_spelling_without_empty_messages() -> None:
     condition = set_condition([], "Ready", "True", "AllComponentsReady", observed_generation=3, at=T0)[0]
     assert condition.to_spec() == {
         "type": "Ready",
         "status": "True",
         "reason": "AllComponentsReady",
-        "message": "",
         "lastTransitionTime": "2026-01-01T00:00:00Z",
         "observedGeneration": 3,
     }

@@ -1,0 +1,179 @@
+"""The operator itself (`kopf run -m recsys_operator.handlers`) against the real API server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kopf.testing import KopfRunner
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from recsys_operator.adapters.kube import KubernetesCluster
+from recsys_operator.api import GROUP, VERSION
+from recsys_operator.testing.cluster import KubeCluster
+
+PLURAL = "recommendersystems"
+SPEC: dict[str, Any] = {
+    "dataSources": {"layout": "generated", "generator": {"users": 200, "interactions": 2000, "days": 2}},
+    "serving": {"replicas": 1, "maxReplicas": 2},
+    "training": {"incrementalSchedule": None},
+}
+
+
+def _until(what: str, probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def operator(
+    kube_cluster: KubeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[KopfRunner]:
+    monkeypatch.setenv("KUBECONFIG", str(kube_cluster.kubeconfig))
+    monkeypatch.setenv("RECSYS_METRICS_PORT", "0")
+    monkeypatch.setenv("RECSYS_PIPELINE_RUNNER", "local")
+    monkeypatch.setenv("RECSYS_LOCAL_RUNS", str(tmp_path / "runs"))
+    args = ["run", "-A", "--standalone", "-m", "recsys_operator.handlers"]
+    with KopfRunner(args, timeout=60) as runner:
+        time.sleep(2)  # let the watchers start before objects appear
+        yield runner
+
+
+def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def test_a_recommender_gets_its_owned_objects_status_and_initial_run(
+    kube_cluster: KubeCluster, namespace: str, operator: KopfRunner
+) -> None:
+    objects = client.CustomObjectsApi(kube_cluster.api)
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "RecommenderSystem",
+        "metadata": {"name": "homepage"},
+        "spec": SPEC,
+    }
+    created = objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    uid = created["metadata"]["uid"]
+
+    def reconciled() -> dict[str, Any] | None:
+        obj = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "homepage")
+        return obj if "Ready" in _conditions(obj) else None
+
+    obj = _until("status conditions", reconciled)
+    conditions = _conditions(obj)
+    assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
+    assert conditions["Stalled"]["status"] == "False"
+    # No kubelet runs here: pods never start, so the operator must say it is waiting.
+    assert conditions["Ready"]["status"] == "False"
+    assert conditions["Ready"]["reason"] == "ValkeyNotReady"
+    assert conditions["FiltersReady"]["status"] == "True"
+    assert obj["status"]["lastTrainingRun"] == "homepage-initial"
+
+    apps = client.AppsV1Api(kube_cluster.api)
+    deployment = apps.read_namespaced_deployment("homepage-triton", namespace)
+    assert deployment.metadata.owner_references[0].uid == uid
+    assert (
+        apps.read_namespaced_stateful_set("homepage-valkey", namespace).metadata.owner_references[0].uid
+        == uid
+    )
+    core = client.CoreV1Api(kube_cluster.api)
+    assert core.read_namespaced_config_map("homepage-online-config", namespace).data["online.json"]
+    assert core.read_namespaced_persistent_volume_claim("homepage-models", namespace).spec.access_modes == [
+        "ReadWriteMany"
+    ]
+    hpa = KubernetesCluster(kube_cluster.api).get(
+        "autoscaling/v2beta2", "HorizontalPodAutoscaler", "homepage-triton", namespace
+    )
+    assert hpa is not None
+    assert hpa["spec"]["maxReplicas"] == 2  # served as autoscaling/v2beta2 on 1.20, picked by discovery
+    assert hpa["spec"]["metrics"][0]["pods"]["metric"]["name"] == "avg_time_queue_ms"
+    run = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, "trainingruns", "homepage-initial")
+    assert run["metadata"]["ownerReferences"][0]["uid"] == uid
+
+    table = kube_cluster.kubectl("get", "recsys", "-n", namespace, "-o", "wide")
+    assert "ValkeyNotReady" in table.stdout
+
+
+def test_an_invalid_change_stalls_with_the_field_named_and_changes_nothing(
+    kube_cluster: KubeCluster, namespace: str, operator: KopfRunner
+) -> None:
+    objects = client.CustomObjectsApi(kube_cluster.api)
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "RecommenderSystem",
+        "metadata": {"name": "bad"},
+        "spec": SPEC,
+    }
+    objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    _until(
+        "first reconcile",
+        lambda: _conditions(objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "bad")),
+    )
+    patch = {"spec": {"serving": {"replicas": 5, "maxReplicas": 2}}}
+    objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "bad", patch)
+
+    def stalled() -> dict[str, Any] | None:
+        stalled = _conditions(
+            objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "bad")
+        ).get("Stalled")
+        return stalled if stalled and stalled["status"] == "True" else None
+
+    condition = _until("Stalled=True", stalled)
+    assert condition["reason"] == "InvalidSpec"
+    assert "spec.serving.replicas must not exceed spec.serving.maxReplicas" in condition["message"]
+    deployment = client.AppsV1Api(kube_cluster.api).read_namespaced_deployment("bad-triton", namespace)
+    assert deployment.spec.replicas is None or deployment.spec.replicas <= 2
+
+
+def test_deleting_a_recommender_releases_its_finalizer_and_collects_its_children(
+    kube_cluster: KubeCluster, namespace: str, operator: KopfRunner
+) -> None:
+    objects = client.CustomObjectsApi(kube_cluster.api)
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "RecommenderSystem",
+        "metadata": {"name": "gone"},
+        "spec": SPEC,
+    }
+    objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    apps = client.AppsV1Api(kube_cluster.api)
+    _until(
+        "the Triton deployment",
+        lambda: _exists(lambda: apps.read_namespaced_deployment("gone-triton", namespace)),
+    )
+    obj = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "gone")
+    assert "recsys.io/finalizer" in obj["metadata"]["finalizers"]
+    objects.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "gone")
+    _until(
+        "the recommender to go",
+        lambda: (
+            not _exists(
+                lambda: objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "gone")
+            )
+        ),
+    )
+    _until(
+        "garbage collection of the deployment",
+        lambda: not _exists(lambda: apps.read_namespaced_deployment("gone-triton", namespace)),
+        timeout_s=90,
+    )
+
+
+def _exists(read: Callable[[], Any]) -> bool:
+    try:
+        read()
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
