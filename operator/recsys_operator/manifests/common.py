@@ -65,3 +65,19 @@ RESTRICTED_CONTAINER_SECURITY: dict[str, Any] = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+
+
+def service(owner: Owner, component: str, ports: dict[str, int]) -> Manifest:
+    """ClusterIP Service for a component; each port targets the container port of that name."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": owner.metadata(component),
+        "spec": {
+            "selector": owner.selector(component),
+            "ports": [
+                {"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
+                for name, port in ports.items()
+            ],
+        },
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
+from recsys_operator.manifests import common
 from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
 
 COMPONENT = "triton"
@@ -94,19 +95,7 @@ def deployment(owner: Owner, spec: RecommenderSystemSpec, ensemble: str) -> Mani
 
 
 def service(owner: Owner) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": owner.metadata(COMPONENT),
-        "spec": {
-            "selector": owner.selector(COMPONENT),
-            "ports": [
-                {"name": "http", "port": HTTP, "targetPort": "http", "protocol": "TCP"},
-                {"name": "grpc", "port": GRPC, "targetPort": "grpc", "protocol": "TCP"},
-                {"name": "metrics", "port": METRICS, "targetPort": "metrics", "protocol": "TCP"},
-            ],
-        },
-    }
+    return common.service(owner, COMPONENT, {"http": HTTP, "grpc": GRPC, "metrics": METRICS})
 
 
 def autoscaled(spec: RecommenderSystemSpec) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
+from recsys_operator.manifests import common
 from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
 
 COMPONENT = "valkey"
@@ -60,15 +61,7 @@ def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
 
 
 def service(owner: Owner) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": owner.metadata(COMPONENT),
-        "spec": {
-            "selector": owner.selector(COMPONENT),
-            "ports": [{"name": "valkey", "port": PORT, "targetPort": "valkey", "protocol": "TCP"}],
-        },
-    }
+    return common.service(owner, COMPONENT, {"valkey": PORT})
 
 
 def network_policy(owner: Owner) -> Manifest:

@@ -31,14 +31,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict
 
 from recsys_workloads.runtime.ports import LOOPBACK, free_ports
-from recsys_workloads.runtime.process import ManagedProcess, ServerStartError
+from recsys_workloads.runtime.process import ManagedProcess, Server, ServerStartError
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -298,7 +297,7 @@ def _run_openssl(argv: list[str]) -> None:
         raise ServerStartError(f"{' '.join(argv[:3])} failed: {done.stderr.strip()}")
 
 
-class KubeApiServer:
+class KubeApiServer(Server):
     """etcd + kube-apiserver (+ kube-controller-manager) for one test session."""
 
     def __init__(
@@ -429,14 +428,3 @@ class KubeApiServer:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
-
-    def __enter__(self) -> KubeApiServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -6,6 +6,7 @@ start-up failures report the server's own log and no process outlives its owner.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import re
@@ -15,12 +16,34 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from recsys_workloads.runtime.ports import LOOPBACK, port_is_open
 
 
 class ServerStartError(RuntimeError):
     """A server exited or did not become ready; the message carries its log tail."""
+
+
+class Server(abc.ABC):
+    """A started-and-stopped server usable as `with Server(...) as s:` (stopped on exit)."""
+
+    @abc.abstractmethod
+    def start(self) -> Self: ...
+
+    @abc.abstractmethod
+    def stop(self) -> object: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 class ManagedProcess:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from types import TracebackType
 
 from recsys_workloads.runtime.ports import LOOPBACK, free_port
-from recsys_workloads.runtime.process import ManagedProcess
+from recsys_workloads.runtime.process import ManagedProcess, Server
 
 
 def redis_ping(port: int, host: str = LOOPBACK, timeout_s: float = 0.5) -> bool:
@@ -20,7 +19,7 @@ def redis_ping(port: int, host: str = LOOPBACK, timeout_s: float = 0.5) -> bool:
         return False
 
 
-class RedisServer:
+class RedisServer(Server):
     """One redis-server process; `persistent` turns on the append-only file in `workdir`."""
 
     def __init__(
@@ -71,14 +70,3 @@ class RedisServer:
 
     def stop(self) -> int | None:
         return self.process.stop()
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

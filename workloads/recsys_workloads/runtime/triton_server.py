@@ -14,13 +14,12 @@ import urllib.request
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
 
 from pydantic import BaseModel
 
 from recsys_workloads.runtime.ports import LOOPBACK, free_ports
-from recsys_workloads.runtime.process import ManagedProcess
+from recsys_workloads.runtime.process import ManagedProcess, Server
 from recsys_workloads.runtime.toolchain import Toolchain
 
 ModelControl = Literal["none", "explicit", "poll"]
@@ -94,7 +93,7 @@ def triton_argv(
     return argv
 
 
-class TritonServer:
+class TritonServer(Server):
     """A tritonserver process serving `model_repository` on free loopback ports."""
 
     def __init__(
@@ -140,14 +139,3 @@ class TritonServer:
 
     def stop(self) -> int | None:
         return self.process.stop(grace_s=30.0)
-
-    def __enter__(self) -> TritonServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
