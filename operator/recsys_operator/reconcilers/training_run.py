@@ -13,11 +13,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from recsys_operator.adapters.pipelines import Storage, storage_for
 from recsys_operator.api import training_run as tr
 from recsys_operator.api.conditions import Condition, set_condition
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.api.training_run import TrainingRunSpec
-from recsys_workloads.pipelines.config import PipelineConfig
+from recsys_workloads.pipelines.config import PipelineConfig, Toleration
 from recsys_workloads.pipelines.runner import PipelineRunner, RunStatus
 
 DEFAULT_PIPELINES = {"Initial": "initial", "Incremental": "incremental"}
@@ -27,9 +28,27 @@ def run_name(meta: Mapping[str, Any]) -> str:
     return f"{meta['namespace']}-{meta['name']}-{str(meta['uid'])[:8]}"
 
 
-def pipeline_config(recommender: str, parent: RecommenderSystemSpec, run: TrainingRunSpec) -> PipelineConfig:
+GPU_TOLERATION = Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
+
+
+def pipeline_config(
+    recommender: str, parent: RecommenderSystemSpec, run: TrainingRunSpec, storage: Storage
+) -> PipelineConfig:
     """The one parameters object: the recommender's spec, narrowed to this run."""
-    return PipelineConfig(recommender=recommender, run_type=run.type, data_sources=parent.data_sources)
+    fine_tune = parent.models.fine_tune.model_copy(
+        update={"replay_ratio": parent.training.history_replay_ratio}
+    )
+    return PipelineConfig(
+        recommender=recommender,
+        run_type=run.type,
+        data_sources=parent.data_sources,
+        models=parent.models.model_copy(update={"fine_tune": fine_tune}),
+        retrieval=parent.retrieval,
+        artifact_root=storage.artifact_root,
+        model_repository=storage.model_repository,
+        gpu=parent.training.gpu,
+        tolerations=[GPU_TOLERATION] if parent.training.gpu else [],
+    )
 
 
 def _conditions(status: Mapping[str, Any]) -> list[Condition]:
@@ -93,7 +112,8 @@ def reconcile(
             return _failed(
                 current, "InvalidRecommender", f"{spec.recommender_ref.name} has an invalid spec", generation
             )
-        config = pipeline_config(spec.recommender_ref.name, parent_spec, spec)
+        storage = storage_for(str(meta["namespace"]), spec.recommender_ref.name)
+        config = pipeline_config(spec.recommender_ref.name, parent_spec, spec, storage)
         run_id = runner.submit(pipelines[spec.type], {"config": config.to_argument()}, run_name(meta))
     run = runner.status(run_id)
     result: dict[str, Any] = {

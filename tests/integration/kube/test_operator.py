@@ -15,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.api import GROUP, VERSION
 from recsys_operator.testing.cluster import KubeCluster
+from recsys_workloads.pipelines.runner import LocalRunner
 
 PLURAL = "recommendersystems"
 SPEC: dict[str, Any] = {
@@ -22,6 +23,7 @@ SPEC: dict[str, Any] = {
     "serving": {"replicas": 1, "maxReplicas": 2},
     "training": {"incrementalSchedule": None},
 }
+UNTRAINED = {**SPEC, "training": {"initial": False, "incrementalSchedule": None}}
 
 
 def _until(what: str, probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
@@ -43,9 +45,15 @@ def operator(
     monkeypatch.setenv("RECSYS_PIPELINE_RUNNER", "local")
     monkeypatch.setenv("RECSYS_LOCAL_RUNS", str(tmp_path / "runs"))
     args = ["run", "-A", "--standalone", "-m", "recsys_operator.handlers"]
-    with KopfRunner(args, timeout=60) as runner:
-        time.sleep(2)  # let the watchers start before objects appear
-        yield runner
+    try:
+        with KopfRunner(args, timeout=60) as runner:
+            time.sleep(2)  # let the watchers start before objects appear
+            yield runner
+    finally:
+        # Local runs outlive the operator by design (a restart must find them); not the test's.
+        runs = LocalRunner(tmp_path / "runs")
+        for run_dir in (tmp_path / "runs").glob("*"):
+            runs.cancel(run_dir.name)
 
 
 def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -112,7 +120,7 @@ def test_an_invalid_change_stalls_with_the_field_named_and_changes_nothing(
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "RecommenderSystem",
         "metadata": {"name": "bad"},
-        "spec": SPEC,
+        "spec": UNTRAINED,
     }
     objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     _until(
@@ -143,7 +151,7 @@ def test_deleting_a_recommender_releases_its_finalizer_and_collects_its_children
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "RecommenderSystem",
         "metadata": {"name": "gone"},
-        "spec": SPEC,
+        "spec": UNTRAINED,
     }
     objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     apps = client.AppsV1Api(kube_cluster.api)

@@ -66,7 +66,9 @@ def _handler(api: FakeKfp) -> type[BaseHTTPRequestHandler]:
             if self.path.startswith("/apis/v2beta1/runs?"):
                 name = re.search(r"%22string_value%22%3A\+?%22([^%]+)%22", self.path)
                 found = [r for r in api.runs.values() if name and r["display_name"] == name.group(1)]
-                return self._reply({"runs": [models.V2beta1Run(**r).to_dict() for r in found], "total_size": len(found)})
+                return self._reply(
+                    {"runs": [models.V2beta1Run(**r).to_dict() for r in found], "total_size": len(found)}
+                )
             match = re.fullmatch(r"/apis/v2beta1/runs/([^/?]+)", self.path)
             if match and match.group(1) in api.runs:
                 return self._reply(models.V2beta1Run(**api.runs[match.group(1)]).to_dict())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from recsys_operator.reconcilers.training_run import reconcile, run_name
 from recsys_workloads.pipelines.config import PipelineConfig
 from recsys_workloads.pipelines.runner import RunState, RunStatus, StateChange
@@ -36,7 +38,18 @@ class ScriptedRunner:
         self.states[run_id].append("CANCELED")
 
 
-PARENT = {"spec": {"dataSources": {"layout": "generated", "generator": {"users": 500}}}}
+PARENT = {
+    "spec": {
+        "dataSources": {"layout": "generated", "generator": {"users": 500}},
+        "training": {"historyReplayRatio": 0.3, "gpu": True},
+    }
+}
+
+
+@pytest.fixture(autouse=True)
+def artifact_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_PIPELINE_RUNNER", "kfp")
+    monkeypatch.setenv("RECSYS_ARTIFACT_ROOT", "s3://bucket/recsys/")
 
 
 def _body(status: dict[str, Any] | None = None, spec: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -64,6 +77,11 @@ def test_first_pass_submits_the_mapped_pipeline_with_the_recommenders_config() -
     config = PipelineConfig.from_argument(str(arguments["config"]))
     assert config.data_sources.generator is not None and config.data_sources.generator.users == 500
     assert config.run_type == "Initial"
+    assert config.artifact_root == "s3://bucket/recsys/shop/homepage"
+    assert config.model_repository == "/models"
+    assert config.models.fine_tune.replay_ratio == 0.3
+    assert config.gpu is True
+    assert config.tolerations[0].key == "nvidia.com/gpu"
     assert status["kfpRunId"] == name
     assert _condition(status, "Created")["status"] == "True"
     assert _condition(status, "Running")["status"] == "True"
@@ -110,3 +128,21 @@ def test_an_invalid_spec_fails_without_submitting() -> None:
 def test_run_names_are_deterministic_per_object() -> None:
     meta = {"namespace": "shop", "name": "r", "uid": "0123456789"}
     assert run_name(meta) == run_name(dict(meta)) == "shop-r-01234567"
+
+
+def test_local_mode_keeps_artifacts_and_versions_in_absolute_folders(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("RECSYS_PIPELINE_RUNNER", "local")
+    monkeypatch.setenv("RECSYS_LOCAL_RUNS", str(tmp_path))
+    runner = ScriptedRunner()
+    reconcile(_body(), PARENT, runner)
+    config = PipelineConfig.from_argument(str(runner.submitted[0][1]["config"]))
+    assert config.artifact_root == str(tmp_path / "shop-homepage" / "artifacts")
+    assert config.model_repository == str(tmp_path / "shop-homepage" / "models")
+
+
+def test_a_cluster_without_an_artifact_store_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RECSYS_ARTIFACT_ROOT")
+    with pytest.raises(RuntimeError, match="RECSYS_ARTIFACT_ROOT must name the artifact store"):
+        reconcile(_body(), PARENT, ScriptedRunner())

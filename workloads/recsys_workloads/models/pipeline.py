@@ -5,6 +5,10 @@ evaluation report → artifacts (layout in `models.artifacts`). `finetune_versio
 plus a replay sample of history; query tower with the candidate tower frozen (item
 embeddings and index stay valid), ranker fully trainable; written only if evaluation does
 not regress beyond the tolerance.
+
+The step functions (`fit_step` … `evaluate_step`) are what the pipeline components run,
+one per process; the Keras modules are imported only by the steps that need them, so the
+transforms, content and index steps start without TensorFlow.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,10 +47,11 @@ from recsys_workloads.features.tables import (
 )
 from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.index.item_index import ItemIndex
-from recsys_workloads.models import artifacts, dlrm, train, two_tower
-from recsys_workloads.models.callbacks import RetrievalMetrics
+from recsys_workloads.models import artifacts
 from recsys_workloads.models.config import ModelsConfig
-from recsys_workloads.models.finetune import finetune_dlrm, finetune_query_tower, passes_gate, replay_sample
+
+if TYPE_CHECKING:
+    from recsys_workloads.models import two_tower
 
 Content = Mapping[str, npt.NDArray[np.float32]]
 EVAL_K = 100
@@ -110,6 +115,8 @@ def evaluate(
     max_queries: int | None = 5_000,
 ) -> Evaluation:
     """Popularity, two-tower, two-tower + DLRM and (with ground truth) the oracle on `day`."""
+    from recsys_workloads.models import dlrm, train, two_tower
+
     task = retrieval_task(
         t, shop.catalog, shop.users, shop.interactions, shop.interactions, day, max_queries, seed
     )
@@ -142,6 +149,8 @@ def _rerank_with(
     retrieved: npt.NDArray[np.int64],
     items: Mapping[str, npt.NDArray[np.generic]],
 ) -> npt.NDArray[np.int64]:
+    from recsys_workloads.models import dlrm
+
     n, k = retrieved.shape
     query_rows = np.repeat(np.arange(n), k)  # unroll each query over its candidates
     features = {**ft.take(task.query, query_rows), **ft.take(items, np.maximum(retrieved.reshape(-1), 0))}
@@ -157,6 +166,163 @@ class VersionSummary:
     accepted: bool = True
 
 
+def _update_manifest(output: Path, changes: Mapping[str, Any]) -> None:
+    """Each step adds its part, so a version folder says how far training got."""
+    current = artifacts.read_manifest(output) if (output / artifacts.MANIFEST).exists() else {}
+    artifacts.write_manifest(output, {**current, **changes})
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """What every step after `fit_step` reads back from the version folder."""
+
+    transforms: ft.FittedTransforms
+    items: dict[str, npt.NDArray[np.generic]]
+    days: list[int]
+    eval_day: int
+    train_rows: Interactions
+
+    @classmethod
+    def load(cls, shop: Shop, output: Path) -> _Trained:
+        manifest = artifacts.read_manifest(output)
+        days = [int(d) for d in manifest["train_days"]]
+        return cls(
+            ft.FittedTransforms.load(output / artifacts.TRANSFORMS_DIR),
+            artifacts.load_items(output / artifacts.ITEMS_FILE)[1],
+            days,
+            int(manifest["eval_day"]),
+            shop.interactions.select(np.isin(shop.interactions.day, days)),
+        )
+
+    def popularity(self, shop: Shop) -> npt.NDArray[np.float64]:
+        return popularity_scores(self.train_rows.select(self.train_rows.clicked), shop.catalog)
+
+    def training_examples(self, shop: Shop) -> Examples:
+        return examples(
+            self.transforms, shop.catalog, shop.users, shop.interactions, self.train_rows, self.days
+        )
+
+
+def fit_step(shop: Shop, output: Path, config: ModelsConfig, train_days: list[int] | None = None) -> None:
+    """Fit the transforms on `train_days` (default: all but the last `validation_days`)."""
+    days = train_days if train_days is not None else shop.days[: -config.validation_days]
+    train_rows = shop.interactions.select(np.isin(shop.interactions.day, days))
+    t = fit_transforms(shop.catalog, shop.users, train_rows, config.recent_items)
+    output.mkdir(parents=True, exist_ok=True)
+    t.save(output / artifacts.TRANSFORMS_DIR)
+    _update_manifest(
+        output,
+        {
+            "kind": "initial",
+            "transforms_version": t.version,
+            "train_days": days,
+            "eval_day": shop.days[-1],
+            "config": config.model_dump(),
+        },
+    )
+
+
+def content_step(
+    shop: Shop,
+    dataset: Path,
+    output: Path,
+    config: ModelsConfig,
+    *,
+    content: Content | None = None,
+    cache_dir: Path | None = None,
+) -> None:
+    """Multimodal content embeddings joined with the transformed item features (the item cache)."""
+    t = ft.FittedTransforms.load(output / artifacts.TRANSFORMS_DIR)
+    vectors = (
+        content
+        if content is not None
+        else compute_content(shop, dataset, config, output, cache_dir or output / "cache")
+    )
+    items = item_features(t, shop.catalog, vectors)
+    artifacts.save_items(output / artifacts.ITEMS_FILE, shop.catalog.item_ids, items)
+
+
+def _throughput(output: Path, model: str, value: float) -> dict[str, float]:
+    current = artifacts.read_manifest(output).get("examples_per_second", {})
+    return {**current, model: value}
+
+
+def two_tower_step(shop: Shop, output: Path, config: ModelsConfig) -> None:
+    """Train the two-tower on the training clicks; write it and the candidate-tower item vectors."""
+    from recsys_workloads.models import train, two_tower
+
+    state = _Trained.load(shop, output)
+    clicks = clicks_only(state.training_examples(shop))
+    task = retrieval_task(
+        state.transforms, shop.catalog, shop.users, shop.interactions, shop.interactions,
+        state.eval_day, 1_000, config.seed,
+    )  # fmt: skip
+    from recsys_workloads.models.callbacks import RetrievalMetrics
+
+    tracker = RetrievalMetrics(task.query, task.relevant, state.items, config.two_tower.eval_k)
+    tt = train.train_two_tower(
+        state.transforms, clicks, state.items, config.two_tower, config.cold_start, config.seed, [tracker]
+    )
+    two_tower.save(tt.model, output / artifacts.TWO_TOWER_DIR)
+    np.save(output / artifacts.ITEM_EMBEDDINGS_FILE, two_tower.item_embeddings(tt.model, state.items))
+    _update_manifest(
+        output,
+        {
+            "two_tower_history": tt.history,
+            "examples_per_second": _throughput(output, "two_tower", tt.examples_per_second),
+        },
+    )
+
+
+def index_step(output: Path, index_config: IndexConfig) -> None:
+    """FAISS index over the candidate-tower item vectors."""
+    embeddings = np.load(output / artifacts.ITEM_EMBEDDINGS_FILE)
+    ItemIndex.build(embeddings, index_config).save(output / artifacts.INDEX_DIR)
+    _update_manifest(output, {"index": index_config.model_dump()})
+
+
+def dlrm_step(shop: Shop, output: Path, config: ModelsConfig) -> None:
+    """Train the DLRM ranker on clicks, impressions and popularity-sampled negatives."""
+    from recsys_workloads.models import dlrm, train
+
+    state = _Trained.load(shop, output)
+    ex = state.training_examples(shop)
+    rng = np.random.default_rng(config.seed)
+    rows = train.ranking_rows(
+        ex, len(shop.catalog), config.dlrm.negatives_per_positive, rng, state.popularity(shop) + 1
+    )
+    rk = train.train_dlrm(
+        state.transforms, ex, rows, state.items, config.dlrm, config.cold_start, config.seed
+    )
+    dlrm.save(rk.model, output / artifacts.DLRM_DIR)
+    _update_manifest(
+        output,
+        {
+            "dlrm_history": rk.history,
+            "examples_per_second": _throughput(output, "dlrm", rk.examples_per_second),
+        },
+    )
+
+
+def evaluate_step(
+    shop: Shop, output: Path, config: ModelsConfig, *, ground_truth: Path | None = None
+) -> Evaluation:
+    """Evaluate the trained version on its eval day; write the report and the ranking metrics."""
+    from recsys_workloads.models import dlrm, two_tower
+
+    state = _Trained.load(shop, output)
+    evaluation = evaluate(
+        shop, state.transforms, state.items,
+        two_tower.load(output / artifacts.TWO_TOWER_DIR), dlrm.load(output / artifacts.DLRM_DIR),
+        ItemIndex.load(output / artifacts.INDEX_DIR), state.eval_day,
+        popularity=state.popularity(shop), ground_truth=ground_truth,
+        negatives_per_positive=config.dlrm.negatives_per_positive, seed=config.seed,
+    )  # fmt: skip
+    report.write_report(output / artifacts.EVALUATION_DIR, evaluation.retrieval, evaluation.ranking)
+    _update_manifest(output, {"ranking": evaluation.ranking})
+    return evaluation
+
+
 def train_version(
     dataset: Path,
     output: Path,
@@ -168,64 +334,19 @@ def train_version(
     ground_truth: Path | None = None,
     cache_dir: Path | None = None,
 ) -> VersionSummary:
-    """Train on `train_days` (default: all but the last `validation_days`), evaluate on the last day."""
+    """Train on `train_days` (default: all but the last `validation_days`), evaluate on the last day.
+
+    The composition of the step functions the initial pipeline runs one per component.
+    """
     shop = Shop.load(dataset)
-    days = train_days if train_days is not None else shop.days[: -config.validation_days]
-    eval_day = shop.days[-1]
-    train_rows = shop.interactions.select(np.isin(shop.interactions.day, days))
-    t = fit_transforms(shop.catalog, shop.users, train_rows, config.recent_items)
-    output.mkdir(parents=True, exist_ok=True)
-    t.save(output / artifacts.TRANSFORMS_DIR)
-    vectors = (
-        content
-        if content is not None
-        else compute_content(shop, dataset, config, output, cache_dir or output / "cache")
-    )
-    items = item_features(t, shop.catalog, vectors)
-    artifacts.save_items(output / artifacts.ITEMS_FILE, shop.catalog.item_ids, items)
-
-    ex = examples(t, shop.catalog, shop.users, shop.interactions, train_rows, days)
-    clicks = clicks_only(ex)
-    task = retrieval_task(
-        t, shop.catalog, shop.users, shop.interactions, shop.interactions, eval_day, 1_000, config.seed
-    )
-    tracker = RetrievalMetrics(task.query, task.relevant, items, config.two_tower.eval_k)
-    tt = train.train_two_tower(t, clicks, items, config.two_tower, config.cold_start, config.seed, [tracker])
-    two_tower.save(tt.model, output / artifacts.TWO_TOWER_DIR)
-    embeddings = two_tower.item_embeddings(tt.model, items)
-    np.save(output / artifacts.ITEM_EMBEDDINGS_FILE, embeddings)
-    index = ItemIndex.build(embeddings, index_config)
-    index.save(output / artifacts.INDEX_DIR)
-
-    popularity = popularity_scores(train_rows.select(train_rows.clicked), shop.catalog)
-    rng = np.random.default_rng(config.seed)
-    rows = train.ranking_rows(ex, len(shop.catalog), config.dlrm.negatives_per_positive, rng, popularity + 1)
-    rk = train.train_dlrm(t, ex, rows, items, config.dlrm, config.cold_start, config.seed)
-    dlrm.save(rk.model, output / artifacts.DLRM_DIR)
-
-    evaluation = evaluate(
-        shop, t, items, tt.model, rk.model, index, eval_day,
-        popularity=popularity, ground_truth=ground_truth,
-        negatives_per_positive=config.dlrm.negatives_per_positive, seed=config.seed,
-    )  # fmt: skip
-    report.write_report(output / artifacts.EVALUATION_DIR, evaluation.retrieval, evaluation.ranking)
-    throughput = {"two_tower": tt.examples_per_second, "dlrm": rk.examples_per_second}
-    artifacts.write_manifest(
-        output,
-        {
-            "kind": "initial",
-            "transforms_version": t.version,
-            "train_days": days,
-            "eval_day": eval_day,
-            "examples_per_second": throughput,
-            "two_tower_history": tt.history,
-            "dlrm_history": rk.history,
-            "ranking": evaluation.ranking,
-            "config": config.model_dump(),
-            "index": index_config.model_dump(),
-        },
-    )
-    return VersionSummary(output, evaluation, throughput)
+    fit_step(shop, output, config, train_days)
+    content_step(shop, dataset, output, config, content=content, cache_dir=cache_dir)
+    two_tower_step(shop, output, config)
+    index_step(output, index_config)
+    dlrm_step(shop, output, config)
+    evaluation = evaluate_step(shop, output, config, ground_truth=ground_truth)
+    throughput = artifacts.read_manifest(output)["examples_per_second"]
+    return VersionSummary(output, evaluation, {k: float(v) for k, v in throughput.items()})
 
 
 def finetune_version(
@@ -243,6 +364,14 @@ def finetune_version(
     The transforms, item cache, item embeddings and index are copied unchanged: the
     candidate tower is frozen, so the index built from it stays valid.
     """
+    from recsys_workloads.models import dlrm, train, two_tower
+    from recsys_workloads.models.finetune import (
+        finetune_dlrm,
+        finetune_query_tower,
+        passes_gate,
+        replay_sample,
+    )
+
     shop = Shop.load(dataset)
     eval_day = eval_day if eval_day is not None else shop.days[-1]
     t = ft.FittedTransforms.load(previous / artifacts.TRANSFORMS_DIR)

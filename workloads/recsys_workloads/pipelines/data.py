@@ -19,9 +19,10 @@ def prepare_data(config: str, dataset: Output[Dataset], summary: Output[Metrics]
     from recsys_workloads.data.sources import prepare_canonical
     from recsys_workloads.data.stats import compute_stats
     from recsys_workloads.pipelines.config import PipelineConfig
+    from recsys_workloads.pipelines.steps import timed
 
     parsed = PipelineConfig.from_argument(config)
-    with tempfile.TemporaryDirectory(prefix="prepare-data-") as scratch:
+    with timed("prepare_data"), tempfile.TemporaryDirectory(prefix="prepare-data-") as scratch:
         prepare_canonical(parsed.data_sources, Path(dataset.path), Path(scratch))
     stats = compute_stats(Path(dataset.path))
     summary.log_metric("users", stats.users)

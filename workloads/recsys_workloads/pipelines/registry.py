@@ -6,9 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from recsys_workloads.pipelines.data import data_pipeline
+from recsys_workloads.pipelines.incremental import incremental_pipeline
+from recsys_workloads.pipelines.initial import initial_pipeline
 
 PIPELINES: dict[str, Callable[..., Any]] = {
     "data": data_pipeline,
+    "initial": initial_pipeline,
+    "incremental": incremental_pipeline,
 }
 
 

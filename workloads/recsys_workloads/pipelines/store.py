@@ -1,0 +1,72 @@
+"""The artifact store: a local folder for local runs, an S3 prefix (boto3) in the cluster.
+
+Exported versions and their reports are copied here after they are published on the
+model volume, so they outlive the volume's retention (`keepVersions`). The S3 endpoint
+comes from boto3's own configuration (`AWS_ENDPOINT_URL`, profiles, IRSA in the cluster).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """`s3://bucket/a/b` → (`bucket`, `a/b`)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise ValueError(f"{uri!r} names no bucket")
+    return bucket, key.strip("/")
+
+
+def join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def _client() -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+def upload_dir(local: Path, uri: str) -> list[str]:
+    """Copy every file under `local` to `uri` (a folder or s3:// prefix); returns the keys written."""
+    files = sorted(p for p in local.rglob("*") if p.is_file())
+    if not is_s3(uri):
+        destination = Path(uri)
+        shutil.copytree(local, destination, dirs_exist_ok=True)
+        return [str(destination / p.relative_to(local)) for p in files]
+    bucket, prefix = split_s3(uri)
+    client = _client()
+    keys = []
+    for path in files:
+        key = "/".join(filter(None, [prefix, path.relative_to(local).as_posix()]))
+        client.upload_file(str(path), bucket, key)
+        keys.append(f"s3://{bucket}/{key}")
+    return keys
+
+
+def download_dir(uri: str, local: Path) -> Path:
+    """The inverse of `upload_dir`: every object under `uri` into `local`."""
+    if not is_s3(uri):
+        shutil.copytree(Path(uri), local, dirs_exist_ok=True)
+        return local
+    bucket, prefix = split_s3(uri)
+    client = _client()
+    paginator = client.get_paginator("list_objects_v2")
+    found = False
+    for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
+        for obj in page.get("Contents", []):
+            relative = obj["Key"][len(prefix) :].lstrip("/")
+            target = local / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, obj["Key"], str(target))
+            found = True
+    if not found:
+        raise FileNotFoundError(f"nothing under {uri}")
+    return local
