@@ -17,7 +17,8 @@ from recsys_operator.adapters.pipelines import Storage, storage_for
 from recsys_operator.api import training_run as tr
 from recsys_operator.api.conditions import Condition, set_condition
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
-from recsys_operator.api.training_run import TrainingRunSpec
+from recsys_operator.api.training_run import TrainingMetrics, TrainingRunSpec
+from recsys_operator.manifests.desired import ENSEMBLE
 from recsys_workloads.pipelines.config import PipelineConfig, Toleration
 from recsys_workloads.pipelines.runner import PipelineRunner, RunStatus
 
@@ -123,11 +124,27 @@ def reconcile(
         "conditions": [c.to_spec() for c in state_conditions(current, run, generation)],
         "stateHistory": [{"state": c.state, "time": _iso(c.time)} for c in run.history],
     }
+    if run.state == "SUCCEEDED":
+        result.update(run_outputs(run))
     if run.history:
         result["startTime"] = _iso(run.history[0].time)
         if run.finished:
             result["completionTime"] = _iso(run.history[-1].time)
     return result
+
+
+def run_outputs(run: RunStatus) -> dict[str, Any]:
+    """Evaluation metrics and the published version, from the pipeline's outputs."""
+    out: dict[str, Any] = {}
+    metrics = run.outputs.get("metrics")
+    if isinstance(metrics, dict) and isinstance(metrics.get("metadata"), dict):
+        known = TrainingMetrics.model_fields
+        values = {k: v for k, v in metrics["metadata"].items() if k in known}
+        out["metrics"] = TrainingMetrics.model_validate(values).to_spec()
+    version = run.outputs.get("version")
+    if isinstance(version, (int, float)):
+        out["modelVersions"] = {ENSEMBLE: int(version)}
+    return out
 
 
 def _iso(value: dt.datetime) -> str:

@@ -21,6 +21,7 @@ class ScriptedRunner:
         self.submitted: list[tuple[str, dict[str, object], str]] = []
         self.states: dict[str, list[RunState]] = {}
         self.errors: dict[str, str] = {}
+        self.outputs: dict[str, dict[str, object]] = {}
 
     def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str:
         self.submitted.append((pipeline, arguments, run_name))
@@ -31,7 +32,12 @@ class ScriptedRunner:
         states = self.states[run_id]
         history = [StateChange(state=s, time=T0 + dt.timedelta(minutes=i)) for i, s in enumerate(states)]
         return RunStatus(
-            run_id=run_id, pipeline="p", state=states[-1], history=history, error=self.errors.get(run_id)
+            run_id=run_id,
+            pipeline="p",
+            state=states[-1],
+            history=history,
+            error=self.errors.get(run_id),
+            outputs=self.outputs.get(run_id, {}),
         )
 
     def cancel(self, run_id: str) -> None:
@@ -146,3 +152,20 @@ def test_a_cluster_without_an_artifact_store_is_a_clear_error(monkeypatch: pytes
     monkeypatch.delenv("RECSYS_ARTIFACT_ROOT")
     with pytest.raises(RuntimeError, match="RECSYS_ARTIFACT_ROOT must name the artifact store"):
         reconcile(_body(), PARENT, ScriptedRunner())
+
+
+def test_a_succeeded_run_reports_its_metrics_and_published_version() -> None:
+    runner = ScriptedRunner()
+    first = reconcile(_body(), PARENT, runner)
+    run_id = first["kfpRunId"]
+    runner.states[run_id] += ["RUNNING", "SUCCEEDED"]
+    runner.outputs[run_id] = {
+        "metrics": {
+            "path": "/x",
+            "metadata": {"k": 100, "recall_at_k": 0.53, "auc": 0.87, "reranked_recall_at_k": 0.47},
+        },
+        "version": 3,
+    }
+    status = reconcile(_body(status=first), PARENT, runner)
+    assert status["metrics"] == {"k": 100, "recallAtK": 0.53, "auc": 0.87}
+    assert status["modelVersions"] == {"homepage": 3}
