@@ -1,0 +1,284 @@
+"""Benchmark the homepage request path: in-process vs the 14-step and fused Triton graphs.
+
+Starts its own redis-server and Triton (loopback, free ports). Reports p50/p95/p99 and
+throughput at 1 and 8 concurrent gRPC clients, the per-step profile of the in-process path,
+Triton's per-model compute/queue times (what bounds a graph), and item features from the
+in-memory cache vs per-request Valkey reads. `--million` repeats the latency runs on a
+synthetic 1M-item catalog (random item features and embeddings, IVF index).
+
+    python bench/serving.py                       # trains a tiny version first (~1 min)
+    python bench/serving.py --version V --million
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+
+from recsys_workloads.features import transform as ft
+from recsys_workloads.index.config import IndexConfig
+from recsys_workloads.index.item_index import ItemIndex
+from recsys_workloads.models import artifacts
+from recsys_workloads.online.client import connect
+from recsys_workloads.online.popularity import Popularity
+from recsys_workloads.runtime import toolchain as toolchain_mod
+from recsys_workloads.runtime.redis_server import RedisServer
+from recsys_workloads.runtime.triton_server import TritonServer
+from recsys_workloads.serving.config import ServingGraphConfig
+from recsys_workloads.serving.graph import STEPS
+from recsys_workloads.serving.item_cache import ItemCache
+from recsys_workloads.serving.recommender import RecommendationRequest, Recommender
+from recsys_workloads.serving.repository import build_version_repository
+from recsys_workloads.serving.resources import Resources
+from recsys_workloads.serving.triton_client import TritonRecommender
+
+GRAPHS = {"ensemble": "homepage", "fused": "homepage_fused"}
+
+
+def train_tiny(work: Path) -> Path:
+    from recsys_workloads.data.generator import GeneratorConfig, generate
+    from recsys_workloads.data.ingest import ingest
+    from recsys_workloads.models.config import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
+    from recsys_workloads.models.export import export_version
+    from recsys_workloads.models.pipeline import train_version
+
+    generate(GeneratorConfig(users=300, interactions=20_000, days=5, images=False), work / "raw")
+    ingest(work / "raw", work / "canonical")
+    config = ModelsConfig(
+        two_tower=TwoTowerConfig(epochs=1),
+        dlrm=DlrmConfig(epochs=1),
+        embeddings=EmbeddingConfig(text_model="", image_model=""),
+    )
+    train_version(work / "canonical", work / "v" / "1", config, IndexConfig())
+    export_version(work / "v" / "1", "onnx")
+    return work / "v" / "1"
+
+
+def synthetic_version(base: Path, dest: Path, n: int, seed: int = 0) -> Path:
+    """`base` with a random n-item catalog (features, content, embeddings) and an IVF index."""
+    rng = np.random.default_rng(seed)
+    shutil.copytree(base, dest, ignore=shutil.ignore_patterns("index", "items.npz", "item_embeddings.npy"))
+    t = Resources(base).transforms
+    ids = np.array([f"syn-{i:07d}" for i in range(n)])
+    features: dict[str, Any] = {}
+    for name in ft.ITEM_FEATURES:
+        if name == ft.PRICE:
+            features[name] = rng.standard_normal(n).astype(np.float32)
+        else:
+            features[name] = rng.integers(2, t.cardinality(name), n).astype(np.int64)
+    dim = len(np.load(base / artifacts.ITEM_EMBEDDINGS_FILE, mmap_mode="r")[0])
+    with np.load(base / artifacts.ITEMS_FILE) as items:
+        for name in ft.CONTENT_FEATURES:
+            features[name] = rng.standard_normal((n, items[name].shape[1])).astype(np.float32)
+    artifacts.save_items(dest / artifacts.ITEMS_FILE, ids, features)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ItemIndex.build(vectors, IndexConfig(factory="IVF1024,Flat", nprobe=8)).save(dest / artifacts.INDEX_DIR)
+    return dest
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    q = np.percentile(ms, [50, 95, 99])
+    return {"p50": float(q[0]), "p95": float(q[1]), "p99": float(q[2])}
+
+
+def requests(users: list[str], n: int) -> list[RecommendationRequest]:
+    devices = ["web", "ios", "android", ""]
+    return [
+        RecommendationRequest(users[i % len(users)], devices[i % 4], 1_763_800_000 + i, 10) for i in range(n)
+    ]
+
+
+def run_clients(call: Callable[[int], Callable[[RecommendationRequest], object]], reqs: list[RecommendationRequest],
+                clients: int, warmup: int = 30) -> dict[str, float]:  # fmt: skip
+    """`call(client_index)` makes one client's callable; returns latency percentiles and req/s."""
+    first = call(0)
+    for r in reqs[:warmup]:
+        first(r)
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        fn = first if index == 0 else call(index)
+        mine = []
+        for r in reqs[index::clients]:
+            start = time.perf_counter()
+            fn(r)
+            mine.append((time.perf_counter() - start) * 1e3)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - started
+    return {**percentiles(latencies), "rps": len(latencies) / elapsed, "clients": clients}
+
+
+def triton_profile(url: str, ensemble: str) -> dict[str, dict[str, float]]:
+    """Mean compute and queue ms per request per model, from Triton's statistics API."""
+    client = grpcclient.InferenceServerClient(url)
+    stats = client.get_inference_statistics(as_json=True)
+    out = {}
+    for m in stats.get("model_stats", []):
+        count = int(m["inference_stats"]["success"].get("count", 0))
+        if not count:
+            continue
+        s = m["inference_stats"]
+        out[m["name"]] = {
+            "total_ms": int(s["success"].get("ns", 0)) / count / 1e6,
+            "compute_ms": sum(
+                int(s[k].get("ns", 0)) for k in ("compute_input", "compute_infer", "compute_output")
+            )
+            / count
+            / 1e6,
+            "queue_ms": int(s["queue"].get("ns", 0)) / count / 1e6,
+        }
+    client.close()
+    return out
+
+
+def item_feature_sources(version: Path, url: str, rounds: int = 200) -> dict[str, dict[str, float]]:
+    """300 items' features: cache rows vs one pipelined HGETALL per item from Valkey."""
+    cache = ItemCache.load(version)
+    client = connect(url, timeout_s=5)
+    names = [*ft.ITEM_FEATURES, *ft.CONTENT_FEATURES]
+    n = min(len(cache), 5_000)
+    pipe = client.pipeline(transaction=False)
+    for row in range(n):
+        pipe.hset(
+            f"bench:item:{cache.item_ids[row]}", mapping={k: cache.features[k][row].tobytes() for k in names}
+        )
+    pipe.execute()
+    rng = np.random.default_rng(0)
+    cache_ms, by_row_ms, store_ms = [], [], []
+    for _ in range(rounds):
+        rows = rng.choice(n, 300, replace=False)
+        ids = cache.item_ids[rows].tolist()
+        start = time.perf_counter()
+        r = cache.rows(ids)
+        cache.item_features(r)
+        cache.content(r)
+        cache_ms.append((time.perf_counter() - start) * 1e3)
+        start = time.perf_counter()
+        cache.item_features(rows)  # what steps 8 and 10 do: FAISS gives rows, not ids
+        cache.content(rows)
+        by_row_ms.append((time.perf_counter() - start) * 1e3)
+        start = time.perf_counter()
+        pipe = client.pipeline(transaction=False)
+        for item in ids:
+            pipe.hgetall(f"bench:item:{item}")
+        got = pipe.execute()
+        {
+            k: np.stack([np.frombuffer(h[k.encode()], dtype=cache.features[k].dtype) for h in got])
+            for k in names
+        }
+        store_ms.append((time.perf_counter() - start) * 1e3)
+    return {
+        "cache": percentiles(cache_ms),
+        "cache_by_row": percentiles(by_row_ms),
+        "valkey_per_request": percentiles(store_ms),
+    }
+
+
+def bench_catalog(version: Path, work: Path, n_requests: int, label: str) -> dict[str, Any]:
+    toolchain = toolchain_mod.discover()
+    store = RedisServer(toolchain.redis_server, work / "redis").start()
+    cache = ItemCache.load(version)
+    Popularity(connect(store.url)).record_many(
+        [(str(i), None, float(100 - k)) for k, i in enumerate(cache.item_ids[:100].tolist())], time.time()
+    )
+    users = [*Resources(version).transforms.vocabularies["user_id"].values[:50], "anon-a", "new-user", ""]
+    reqs = requests([str(u) for u in users], n_requests)
+    result: dict[str, Any] = {"catalog": label, "items": len(cache)}
+    config = ServingGraphConfig()
+    local = Recommender(version, store.url, config)
+    result["in_process"] = run_clients(lambda _: local.recommend, reqs, 1)
+    steps = {s.name: 0.0 for s in STEPS}
+    for r in reqs[:200]:
+        for k, v in local.timed(r).items():
+            steps[k] += v / 200
+    result["in_process_steps_ms"] = steps
+    result["item_features_300"] = item_feature_sources(version, store.url)
+    for graph, ensemble in GRAPHS.items():
+        repo = build_version_repository(version, work / f"models-{graph}", store.url, (graph,), config)  # type: ignore[arg-type]
+        server = TritonServer(toolchain, repo, work, model_control="explicit", load_models=[ensemble])
+        started = time.perf_counter()
+        server.start(timeout_s=600)
+        result[f"{graph}_load_s"] = time.perf_counter() - started
+        try:
+
+            def make(
+                _: int, url: str = server.grpc_url, model: str = ensemble
+            ) -> Callable[[RecommendationRequest], object]:
+                return TritonRecommender(url, model, timeout_s=30).recommend
+
+            result[graph] = {f"c{c}": run_clients(make, reqs, c) for c in (1, 8)}
+            result[f"{graph}_profile"] = triton_profile(server.grpc_url, ensemble)
+        finally:
+            server.stop()
+    store.stop()
+    return result
+
+
+def print_result(r: dict[str, Any]) -> None:
+    print(f"\n== {r['catalog']} ({r['items']:,} items)")
+    row = "{:<28} {:>8.2f} {:>8.2f} {:>8.2f} {:>8.1f}"
+    print("{:<28} {:>8} {:>8} {:>8} {:>8}".format("path", "p50 ms", "p95 ms", "p99 ms", "req/s"))
+    ip = r["in_process"]
+    print(row.format("in-process, 1 client", ip["p50"], ip["p95"], ip["p99"], ip["rps"]))
+    for graph in GRAPHS:
+        for c in ("c1", "c8"):
+            x = r[graph][c]
+            print(row.format(f"{graph}, {c[1:]} clients", x["p50"], x["p95"], x["p99"], x["rps"]))
+    print("in-process step means (ms):", {k: round(v, 3) for k, v in r["in_process_steps_ms"].items()})
+    for graph in GRAPHS:
+        prof = {k: round(v["compute_ms"], 3) for k, v in r[f"{graph}_profile"].items()}
+        print(f"triton {graph} compute ms per model:", prof)
+    items = r["item_features_300"]
+    ratio = items["valkey_per_request"]["p50"] / items["cache"]["p50"]
+    by_row = items["cache_by_row"]["p50"]
+    print(f"300 item features by row (steps 8 + 10): {by_row:.3f} ms "
+          f"({items['valkey_per_request']['p50'] / by_row:.0f}x faster than Valkey)")  # fmt: skip
+    print(f"300 item features: cache p50 {items['cache']['p50']:.3f} ms, Valkey per request "
+          f"{items['valkey_per_request']['p50']:.2f} ms ({ratio:.0f}x)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--version", type=Path, help="trained + exported version (default: train a tiny one)")
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--million", action="store_true", help="also a synthetic 1M-item catalog")
+    parser.add_argument("--json", type=Path, help="write all results here")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    try:
+        version = args.version or train_tiny(work / "shop")
+        results = [bench_catalog(version, work / "small", args.requests, "generated shop")]
+        print_result(results[-1])
+        if args.million:
+            big = synthetic_version(version, work / "million" / "1", 1_000_000)
+            results.append(bench_catalog(big, work / "big", args.requests, "synthetic 1M"))
+            print_result(results[-1])
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
+        print("load average:", Path("/proc/loadavg").read_text().split()[:3])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

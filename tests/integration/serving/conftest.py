@@ -1,0 +1,79 @@
+"""A tiny trained model version (built once per session) and one Triton serving both graphs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from recsys_workloads.data.generator import GeneratorConfig, generate
+from recsys_workloads.data.ingest import ingest
+from recsys_workloads.index.config import IndexConfig
+from recsys_workloads.models.config import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
+from recsys_workloads.models.export import export_version
+from recsys_workloads.models.pipeline import train_version
+from recsys_workloads.online.client import connect
+from recsys_workloads.online.popularity import Popularity
+from recsys_workloads.runtime.redis_server import RedisServer
+from recsys_workloads.runtime.toolchain import Toolchain
+from recsys_workloads.runtime.triton_server import TritonServer
+from recsys_workloads.serving.config import ServingGraphConfig
+from recsys_workloads.serving.item_cache import ItemCache
+from recsys_workloads.serving.recommender import Recommender
+from recsys_workloads.serving.repository import build_version_repository
+
+CONFIG = ModelsConfig(
+    two_tower=TwoTowerConfig(epochs=1),
+    dlrm=DlrmConfig(epochs=1),
+    embeddings=EmbeddingConfig(text_model="", image_model=""),
+)
+SERVING = ServingGraphConfig(category_cap=3)
+
+
+@pytest.fixture(scope="session")
+def serving_version(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Version 1 trained on a 300-user, 5-day shop, exported to ONNX."""
+    root = tmp_path_factory.mktemp("serving-shop")
+    generate(GeneratorConfig(users=300, interactions=20_000, days=5, images=False), root / "raw")
+    ingest(root / "raw", root / "canonical")
+    version = root / "versions" / "1"
+    train_version(root / "canonical", version, CONFIG, IndexConfig())
+    export_version(version, "onnx")
+    return version
+
+
+def seed_popularity(url: str, version: Path) -> list[str]:
+    """The first 50 catalog items, most popular first; returns them."""
+    items = [str(i) for i in ItemCache.load(version).item_ids[:50].tolist()]
+    Popularity(connect(url)).record_many(
+        [(item, None, float(50 - i)) for i, item in enumerate(items)], time.time()
+    )
+    return items
+
+
+@dataclass
+class Stack:
+    version: Path
+    store: RedisServer
+    triton: TritonServer
+    inprocess: Recommender
+    popular: list[str]
+
+
+@pytest.fixture(scope="session")
+def homepage_stack(
+    serving_version: Path, toolchain: Toolchain, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("homepage-stack")
+    store = RedisServer(toolchain.redis_server, work / "redis").start()
+    popular = seed_popularity(store.url, serving_version)
+    repo = build_version_repository(serving_version, work / "models", store.url, config=SERVING)
+    server = TritonServer(toolchain, repo, work).start(timeout_s=300)
+    try:
+        yield Stack(serving_version, store, server, Recommender(serving_version, store.url, SERVING), popular)
+    finally:
+        server.stop()
+        store.stop()

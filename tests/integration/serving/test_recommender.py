@@ -1,0 +1,60 @@
+"""The in-process path (the same step functions, no Triton): degraded paths and backfill."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from recsys_workloads.online import keys
+from recsys_workloads.online.client import connect
+from recsys_workloads.online.seen_filter import make_seen_filter
+from recsys_workloads.serving.config import ServingGraphConfig
+from recsys_workloads.serving.item_cache import ItemCache
+from recsys_workloads.serving.recommender import RecommendationRequest, Recommender
+from recsys_workloads.serving.user_lookup import lookup_user
+
+from .conftest import seed_popularity
+
+
+def test_a_fully_seen_candidate_set_is_backfilled_from_popularity(
+    serving_version: Path, redis_url: str
+) -> None:
+    popular = seed_popularity(redis_url, serving_version)
+    rec = Recommender(serving_version, redis_url, ServingGraphConfig(retrieval_top_k=5))
+    first = rec.recommend(RecommendationRequest("anon-heavy", "web", 0, 5))
+    make_seen_filter(connect(redis_url)).add("anon-heavy", first.item_ids, time.time())
+    answer = rec.recommend(RecommendationRequest("anon-heavy", "web", 0, 5))
+    assert len(answer.item_ids) == 5
+    assert not set(answer.item_ids) & set(first.item_ids)
+    assert set(answer.item_ids) <= set(popular)
+
+
+def test_without_valkey_every_visitor_still_gets_a_flagged_page(serving_version: Path) -> None:
+    rec = Recommender(serving_version, "redis://127.0.0.1:9/0")
+    answer = rec.recommend(RecommendationRequest("someone", "", 0, 7))
+    assert len(set(answer.item_ids)) == 7 and answer.filter_skipped and answer.cold_start
+
+
+def test_item_cache_lookup_is_much_faster_than_the_step_budget(serving_version: Path) -> None:
+    cache = ItemCache.load(serving_version)
+    rows = cache.rows(cache.item_ids[:300].tolist())
+    start = time.perf_counter()
+    for _ in range(100):
+        cache.item_features(rows)
+        cache.content(rows)
+    assert (time.perf_counter() - start) / 100 < 0.002
+
+
+def test_user_lookup_reads_the_event_services_recent_items_and_top_category(
+    serving_version: Path, redis_url: str
+) -> None:
+    client = connect(redis_url)
+    items = ItemCache.load(serving_version).item_ids[:7].tolist()
+    client.zadd(keys.recent_items_key("anon-r"), {item: 1_000 + i for i, item in enumerate(items)})
+    client.set(keys.top_category_key("anon-r"), "shoes")
+    user = lookup_user(client, "anon-r", 5)
+    assert user.recent_items == items[::-1][:5] and user.top_category == "shoes"
+    rec = Recommender(serving_version, redis_url)
+    with_history = rec.recommend(RecommendationRequest("anon-r", "web", 1_763_800_000, 10))
+    without = rec.recommend(RecommendationRequest("anon-none", "web", 1_763_800_000, 10))
+    assert with_history.item_ids != without.item_ids

@@ -1,0 +1,47 @@
+"""gRPC client of the homepage ensembles (the API, the repository canary and the benchmark)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+
+from recsys_workloads.serving.recommender import (
+    Recommendation,
+    RecommendationRequest,
+    request_tensors,
+    response_from_tensors,
+)
+
+_TRITON_TYPES = {np.dtype(np.object_): "BYTES", np.dtype(np.int64): "INT64", np.dtype(np.int32): "INT32"}
+OUTPUTS = ("ITEM_IDS", "SCORES", "COLD_START", "FILTER_SKIPPED")
+
+
+class TritonUnavailableError(RuntimeError):
+    """Triton did not answer in time or answered with an error."""
+
+
+class TritonRecommender:
+    def __init__(self, url: str, model: str = "homepage", timeout_s: float = 1.0) -> None:
+        self.client = grpcclient.InferenceServerClient(url)
+        self.model = model
+        self.timeout_s = timeout_s
+
+    def recommend(self, request: RecommendationRequest) -> Recommendation:
+        inputs = []
+        for name, value in request_tensors(request).items():
+            tensor = grpcclient.InferInput(name, list(value.shape), _TRITON_TYPES[value.dtype])
+            tensor.set_data_from_numpy(value)
+            inputs.append(tensor)
+        outputs = [grpcclient.InferRequestedOutput(n) for n in OUTPUTS]
+        try:
+            result: Any = self.client.infer(
+                self.model, inputs, outputs=outputs, client_timeout=self.timeout_s
+            )
+        except Exception as exc:  # InferenceServerException: unreachable, timeout, step error
+            raise TritonUnavailableError(f"{self.model}: {exc}") from exc
+        return response_from_tensors({n: result.as_numpy(n) for n in OUTPUTS})
+
+    def close(self) -> None:
+        self.client.close()
