@@ -20,6 +20,7 @@ from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.models.config import ModelsConfig
 from recsys_workloads.online.popularity import PopularityConfig
 from recsys_workloads.online.seen_filter import SeenFilterConfig
+from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.spec import SpecModel
 
 KIND = "RecommenderSystem"
@@ -171,6 +172,16 @@ class RecommenderSystemSpec(SpecModel):
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     capacity: CapacitySpec = Field(default_factory=CapacitySpec)
     suspend: bool = Field(False, description="stop reconciling and scheduling runs; serving stays as it is")
+
+    def serving_graph(self) -> ServingGraphConfig:
+        """The knobs the serving steps read, gathered from retrieval, ranking, reranking, serving."""
+        return ServingGraphConfig(
+            graph=self.serving.graph,
+            retrieval_top_k=self.retrieval.top_k,
+            ranking_top_k=self.ranking.top_k,
+            category_cap=self.reranking.max_per_category or 0,
+            temperature=self.reranking.temperature,
+        )
 
 
 def validate(spec: RecommenderSystemSpec) -> list[str]:

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import kopf
 import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client
@@ -60,9 +61,15 @@ def test_a_kopf_create_handler_patches_status_on_the_real_server(
     objects = client.CustomObjectsApi(kube_cluster.api)
     body = {"apiVersion": API_VERSION, "kind": "RecommenderSystem", "metadata": {"name": "smoke"}, "spec": {}}
 
-    with KopfRunner(["run", "-A", "--standalone", str(handlers)], timeout=60) as runner:
-        objects.create_namespaced_custom_object(GROUP, VERSION, namespace, "recommendersystems", body)
-        status = _status(objects, namespace, "smoke", timeout_s=30)
+    # kopf registers handlers in a process-wide registry: keep these out of the operator's.
+    previous = kopf.get_default_registry()
+    kopf.set_default_registry(kopf.OperatorRegistry())
+    try:
+        with KopfRunner(["run", "-A", "--standalone", str(handlers)], timeout=60) as runner:
+            objects.create_namespaced_custom_object(GROUP, VERSION, namespace, "recommendersystems", body)
+            status = _status(objects, namespace, "smoke", timeout_s=30)
+    finally:
+        kopf.set_default_registry(previous)
 
     assert runner.exception is None, runner.output
     assert runner.exit_code == 0, runner.output

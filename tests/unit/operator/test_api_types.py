@@ -66,3 +66,18 @@ def test_a_misspelt_field_is_an_error_not_a_silent_default() -> None:
 def test_cross_field_rules_name_the_field(spec: dict[str, Any], message: str) -> None:
     problems = validate(RecommenderSystemSpec.model_validate(spec))
     assert any(message in p for p in problems), problems
+
+
+def test_the_serving_steps_get_their_knobs_from_one_spec() -> None:
+    spec = RecommenderSystemSpec.model_validate(
+        {
+            "serving": {"graph": "fused"},
+            "retrieval": {"topK": 500},
+            "ranking": {"topK": 120},
+            "reranking": {"maxPerCategory": 3, "temperature": 0.5},
+        }
+    )
+    graph = spec.serving_graph()
+    assert (graph.graph, graph.retrieval_top_k, graph.ranking_top_k) == ("fused", 500, 120)
+    assert (graph.category_cap, graph.temperature) == (3, 0.5)
+    assert RecommenderSystemSpec().serving_graph().category_cap == 0
