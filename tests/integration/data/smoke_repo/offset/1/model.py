@@ -10,6 +10,9 @@ class TritonPythonModel:
         version = np.array([np.__version__.encode()], dtype=np.object_)
         for request in requests:
             y = pb_utils.get_input_tensor_by_name(request, "Y").as_numpy()
-            outputs = [pb_utils.Tensor("Z", (y + 1).astype(np.float32)), pb_utils.Tensor("NUMPY_VERSION", version)]
+            outputs = [
+                pb_utils.Tensor("Z", (y + 1).astype(np.float32)),
+                pb_utils.Tensor("NUMPY_VERSION", version),
+            ]
             responses.append(pb_utils.InferenceResponse(outputs))
         return responses
