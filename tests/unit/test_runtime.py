@@ -12,7 +12,7 @@ import pytest
 
 from recsys_workloads.runtime import toolchain as tc
 from recsys_workloads.runtime.ports import free_ports, port_is_open
-from recsys_workloads.runtime.process import ManagedProcess, ServerStartError
+from recsys_workloads.runtime.process import ManagedProcess, ServerStartError, pid_alive
 from recsys_workloads.runtime.triton_server import TritonPorts, serving_environment, triton_argv
 
 
@@ -48,10 +48,10 @@ def test_stop_kills_the_whole_process_group(tmp_path: Path) -> None:
     child = int(pidfile.read_text())
     proc.stop(grace_s=5)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _alive(child):
+    while time.monotonic() < deadline and pid_alive(child):
         time.sleep(0.05)
     assert not proc.running()
-    assert not _alive(child)
+    assert not pid_alive(child)
 
 
 def test_a_server_dying_before_ready_reports_its_log(tmp_path: Path) -> None:
@@ -125,15 +125,3 @@ def test_serving_environment_puts_the_serving_venv_first_and_drops_pythonpath(tm
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.prefix) / "bin")
     assert "PYTHONPATH" not in env
     assert env["VIRTUAL_ENV"] == sys.prefix
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); treat it as gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False

@@ -21,6 +21,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from recsys_workloads.runtime.process import pid_alive
+
 RunState = Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELING", "CANCELED"]
 TERMINAL: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
 STATE_FILE = "state.json"
@@ -136,14 +138,7 @@ def _alive(run_dir: Path) -> bool:
         pid = int((run_dir / "pid").read_text())
     except FileNotFoundError:
         return True  # submit() has not written it yet
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+    return pid_alive(pid)
 
 
 class KfpClientRunner:
