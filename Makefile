@@ -13,7 +13,7 @@ PYTHON_MM    := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.
 TRITON_HOME  := $(TRITON_VENV)/lib/python$(PYTHON_MM)/site-packages/pytriton/tritonserver
 TRITON_STUB  := $(TRITON_HOME)/backends/python/triton_python_backend_stub
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PIP_QUIET    ?= -q
+PIP_FLAGS    ?= -q
 PYTEST_ARGS  ?=
 
 .PHONY: help venv serving-venv triton redis tools kube test test-unit lint format bench demo crds pipelines lock clean
@@ -25,15 +25,15 @@ help:
 
 $(VENV)/.installed: pyproject.toml constraints/main.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install $(PIP_QUIET) pip==$(PIP_VERSION)
-	$(VENV)/bin/python -m pip install $(PIP_QUIET) -c constraints/main.txt -e '.[operator,train,serve,dev]'
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION)
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -c constraints/main.txt -e '.[operator,train,serve,dev]'
 	touch $@
 venv: $(VENV)/.installed
 
 $(SERVING_VENV)/.installed: pyproject.toml constraints/serving.txt
 	test -x $(SERVING_VENV)/bin/python || $(PYTHON) -m venv $(SERVING_VENV)
-	$(SERVING_VENV)/bin/python -m pip install $(PIP_QUIET) pip==$(PIP_VERSION)
-	$(SERVING_VENV)/bin/python -m pip install $(PIP_QUIET) -c constraints/serving.txt -e '.[serve]'
+	$(SERVING_VENV)/bin/python -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION)
+	$(SERVING_VENV)/bin/python -m pip install $(PIP_FLAGS) -c constraints/serving.txt -e '.[serve]'
 	$(SERVING_VENV)/bin/python -c 'import numpy, sys; sys.exit(f"serving venv needs numpy<2, has {numpy.__version__}" if int(numpy.__version__.split(".")[0]) >= 2 else 0)'
 	touch $@
 serving-venv: $(SERVING_VENV)/.installed
@@ -41,8 +41,8 @@ serving-venv: $(SERVING_VENV)/.installed
 # The stub for our Python version goes next to libtriton_python.so, where Triton looks for it.
 $(TRITON_VENV)/.installed: constraints/triton.txt
 	test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
-	$(TRITON_VENV)/bin/python -m pip install $(PIP_QUIET) pip==$(PIP_VERSION)
-	$(TRITON_VENV)/bin/python -m pip install $(PIP_QUIET) -c constraints/triton.txt nvidia-pytriton
+	$(TRITON_VENV)/bin/python -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION)
+	$(TRITON_VENV)/bin/python -m pip install $(PIP_FLAGS) -c constraints/triton.txt nvidia-pytriton
 	cp $(TRITON_HOME)/python_backend_stubs/$(PYTHON_MM)/triton_python_backend_stub $(TRITON_STUB)
 	touch $@
 triton: $(TRITON_VENV)/.installed
@@ -100,8 +100,8 @@ lock:
 	for spec in "main:.[operator,train,serve,dev]:" "serving:.[serve]:numpy<2" "triton:nvidia-pytriton:"; do \
 	  name=$${spec%%:*}; rest=$${spec#*:}; req=$${rest%%:*}; extra=$${rest#*:}; \
 	  $(PYTHON) -m venv /tmp/recsys-lock/$$name && \
-	  /tmp/recsys-lock/$$name/bin/python -m pip install $(PIP_QUIET) pip==$(PIP_VERSION) && \
-	  /tmp/recsys-lock/$$name/bin/python -m pip install $(PIP_QUIET) "$$req" $$extra && \
+	  /tmp/recsys-lock/$$name/bin/python -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION) && \
+	  /tmp/recsys-lock/$$name/bin/python -m pip install $(PIP_FLAGS) "$$req" $$extra && \
 	  { echo "# Pinned by 'make lock' on Python $(PYTHON_MM) (x86_64); do not edit by hand."; \
 	    /tmp/recsys-lock/$$name/bin/python -m pip freeze --exclude-editable | grep -v '^recsys-operator'; \
 	  } > constraints/$$name.txt || exit 1; \
