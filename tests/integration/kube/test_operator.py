@@ -64,13 +64,7 @@ def test_a_recommender_gets_its_owned_objects_status_and_initial_run(
     kube_cluster: KubeCluster, namespace: str, operator: KopfRunner
 ) -> None:
     objects = client.CustomObjectsApi(kube_cluster.api)
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "RecommenderSystem",
-        "metadata": {"name": "homepage"},
-        "spec": SPEC,
-    }
-    created = objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    created = _create(objects, namespace, "homepage", SPEC)
     uid = created["metadata"]["uid"]
 
     def reconciled() -> dict[str, Any] | None:
@@ -116,13 +110,7 @@ def test_an_invalid_change_stalls_with_the_field_named_and_changes_nothing(
     kube_cluster: KubeCluster, namespace: str, operator: KopfRunner
 ) -> None:
     objects = client.CustomObjectsApi(kube_cluster.api)
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "RecommenderSystem",
-        "metadata": {"name": "bad"},
-        "spec": UNTRAINED,
-    }
-    objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    _create(objects, namespace, "bad", UNTRAINED)
     _until(
         "first reconcile",
         lambda: _conditions(objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "bad")),
@@ -147,13 +135,7 @@ def test_deleting_a_recommender_releases_its_finalizer_and_collects_its_children
     kube_cluster: KubeCluster, namespace: str, operator: KopfRunner
 ) -> None:
     objects = client.CustomObjectsApi(kube_cluster.api)
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "RecommenderSystem",
-        "metadata": {"name": "gone"},
-        "spec": UNTRAINED,
-    }
-    objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    _create(objects, namespace, "gone", UNTRAINED)
     apps = client.AppsV1Api(kube_cluster.api)
     _until(
         "the Triton deployment",
@@ -175,6 +157,18 @@ def test_deleting_a_recommender_releases_its_finalizer_and_collects_its_children
         lambda: not _exists(lambda: apps.read_namespaced_deployment("gone-triton", namespace)),
         timeout_s=90,
     )
+
+
+def _create(
+    objects: client.CustomObjectsApi, namespace: str, name: str, spec: dict[str, Any]
+) -> dict[str, Any]:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "RecommenderSystem",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    return dict(objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body))
 
 
 def _exists(read: Callable[[], Any]) -> bool:
