@@ -12,7 +12,7 @@ from recsys_workloads.demo import NEW_USER, DemoConfig, run_demo
 
 def test_demo_serves_every_visitor_kind_and_hides_an_item_once_viewed(tmp_path: Path) -> None:
     console = Console(record=True, width=120)
-    config = DemoConfig(workdir=tmp_path / "demo", users=300, interactions=5_000, num_items=5)
+    config = DemoConfig(workdir=tmp_path / "demo", users=300, interactions=5_000, num_items=5, train=False)
     registered, anonymous, new_user, after = run_demo(config, console)
 
     for page in (registered, anonymous, new_user, after):
@@ -32,7 +32,7 @@ def test_demo_serves_every_visitor_kind_and_hides_an_item_once_viewed(tmp_path: 
 
 
 def test_demo_reuses_the_generated_shop_on_a_second_run(tmp_path: Path) -> None:
-    config = DemoConfig(workdir=tmp_path / "demo", users=200, interactions=2_000, num_items=3)
+    config = DemoConfig(workdir=tmp_path / "demo", users=200, interactions=2_000, num_items=3, train=False)
     run_demo(config, Console(record=True))
     shop_items = (tmp_path / "demo" / "shop" / "items.parquet").stat().st_mtime_ns
     console = Console(record=True, width=120)
@@ -45,3 +45,15 @@ def test_demo_reuses_the_generated_shop_on_a_second_run(tmp_path: Path) -> None:
 def test_demo_config_rejects_nonsense(tmp_path: Path, bad: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="greater than or equal"):
         DemoConfig(workdir=tmp_path, **bad)
+
+
+def test_trained_demo_serves_the_14_step_ensemble_of_the_version_it_trained(tmp_path: Path) -> None:
+    console = Console(record=True, width=140)
+    config = DemoConfig(workdir=tmp_path / "demo", users=300, interactions=8_000, days=4, num_items=5)
+    registered, anonymous, new_user, after = run_demo(config, console)
+    output = console.export_text()
+    assert "serving: 14-step ensemble homepage, model version 1" in output
+    assert (tmp_path / "demo" / "versions" / "1").is_dir()
+    for page in (registered, anonymous, new_user, after):
+        assert len(set(page.item_ids)) == len(page.item_ids) == 5
+    assert registered.item_ids[0] not in after.item_ids

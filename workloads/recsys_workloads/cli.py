@@ -29,9 +29,13 @@ def demo_command(
         Path | None,
         typer.Option(help="where the shop, online state and model repository go [default: runs/demo]"),
     ] = None,
-    users: Annotated[int, typer.Option(min=100)] = 20_000,
-    interactions: Annotated[int, typer.Option(min=1_000)] = 1_000_000,
+    users: Annotated[int, typer.Option(min=100)] = 3_000,
+    interactions: Annotated[int, typer.Option(min=1_000)] = 100_000,
+    days: Annotated[int, typer.Option(min=2, max=99)] = 8,
     seed: int = 0,
+    train: Annotated[
+        bool, typer.Option(help="train and serve the 14-step ensemble (else: popularity path)")
+    ] = True,
 ) -> None:
     """Local mode end to end on real redis-server and tritonserver (see recsys_workloads.demo)."""
     from recsys_workloads.demo import DemoConfig, run_demo  # pyarrow/tritonclient only when asked
@@ -39,8 +43,11 @@ def demo_command(
     console = Console()
     try:
         workdir = workdir or repo_root() / "runs" / "demo"
-        run_demo(DemoConfig(workdir=workdir, users=users, interactions=interactions, seed=seed), console)
-    except (ToolchainError, ServerStartError) as exc:
+        config = DemoConfig(
+            workdir=workdir, users=users, interactions=interactions, days=days, seed=seed, train=train
+        )
+        run_demo(config, console)
+    except (ToolchainError, ServerStartError, RuntimeError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
 
