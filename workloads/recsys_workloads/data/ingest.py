@@ -47,6 +47,7 @@ from recsys_workloads.data.validate import (
     check_unique,
     first_false,
 )
+from recsys_workloads.folders import swap_into_place
 
 Layout = Literal["auto", "seed", "rds"]
 DAY_FILE = re.compile(r"^day_(\d+)\.parquet$")
@@ -508,13 +509,7 @@ def ingest(
     tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.ingest-", dir=destination.parent))
     try:
         summary = _run(source, _Sink(tmp), layout, interactions, on_day)
-        if destination.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
-            destination.replace(old / "dataset")
-            tmp.replace(destination)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.replace(destination)
+        swap_into_place(tmp, destination)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

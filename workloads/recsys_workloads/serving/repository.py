@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from recsys_workloads.folders import swap_into_place
 from recsys_workloads.runtime.toolchain import Toolchain, repo_root
 from recsys_workloads.serving.config import Graph, ServingGraphConfig
 
@@ -60,14 +61,7 @@ def build_repository(
             )
             config = staging / model / CONFIG
             config.write_text(render_config(config.read_text(), parameters, f"{model}/{CONFIG}"))
-        if dest.exists():
-            retired = dest.with_name(f".{dest.name}-retired")
-            shutil.rmtree(retired, ignore_errors=True)
-            dest.replace(retired)
-            staging.replace(dest)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.replace(dest)
+        swap_into_place(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -159,14 +153,7 @@ def build_version_repository(
     try:
         ensembles = [ENSEMBLE_OF[g] for g in graphs]
         validate_repository(candidate, toolchain, ensembles, dest.parent / f".{dest.name}-validation")
-        if dest.exists():
-            retired = dest.with_name(f".{dest.name}-retired")
-            shutil.rmtree(retired, ignore_errors=True)
-            dest.replace(retired)
-            candidate.replace(dest)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            candidate.replace(dest)
+        swap_into_place(candidate, dest)
     finally:
         shutil.rmtree(candidate, ignore_errors=True)
     return dest
