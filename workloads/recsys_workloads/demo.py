@@ -189,11 +189,13 @@ def ensure_trained(config: DemoConfig, shop: Path, console: Console) -> Path:
     with console.status(
         "initial pipeline (kfp.local): data, transforms, embeddings, two-tower, index, DLRM"
     ) as spin:
-        status = runner.status(run_id)
-        while not status.finished:
-            time.sleep(1)
-            status = runner.status(run_id)
-            spin.update(f"initial pipeline {status.state.lower()} for {time.monotonic() - started:.0f} s")
+        status = runner.wait(
+            run_id,
+            timeout_s=3600,
+            on_poll=lambda s: spin.update(
+                f"initial pipeline {s.state.lower()} for {time.monotonic() - started:.0f} s"
+            ),
+        )
     if status.state != "SUCCEEDED":
         raise RuntimeError(
             f"initial pipeline {status.state}: {status.error} (log: {runner.run_dir(run_id)}/run.log)"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from recsys_workloads.pipelines.config import PipelineConfig
-from recsys_workloads.pipelines.runner import LocalRunner, RunStatus
+from recsys_workloads.pipelines.runner import LocalRunner
 
 TINY = {
     "dataSources": {
@@ -18,21 +18,11 @@ TINY = {
 }
 
 
-def _wait(runner: LocalRunner, run_id: str, timeout_s: float = 180) -> RunStatus:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = runner.status(run_id)
-        if status.finished:
-            return status
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id} still {runner.status(run_id).state} after {timeout_s} s")
-
-
 def test_data_pipeline_runs_to_success_with_its_state_history_and_outputs(tmp_path: Path) -> None:
     runner = LocalRunner(tmp_path / "runs")
     config = PipelineConfig.model_validate(TINY).to_argument()
     run_id = runner.submit("data", {"config": config}, run_name="tiny")
-    status = _wait(runner, run_id)
+    status = runner.wait(run_id, timeout_s=180)
     assert status.state == "SUCCEEDED", (tmp_path / "runs" / run_id / "run.log").read_text()[-3000:]
     assert [change.state for change in status.history] == ["PENDING", "RUNNING", "SUCCEEDED"]
     dataset = Path(str(status.outputs["Output"]["path"]))  # type: ignore[index]
@@ -48,14 +38,14 @@ def test_data_pipeline_runs_to_success_with_its_state_history_and_outputs(tmp_pa
 def test_a_bad_config_fails_the_run_with_the_field_named(tmp_path: Path) -> None:
     runner = LocalRunner(tmp_path / "runs")
     bad = PipelineConfig.model_validate({"dataSources": {"layout": "seed"}}).to_argument()
-    status = _wait(runner, runner.submit("data", {"config": bad}, run_name="bad"))
+    status = runner.wait(runner.submit("data", {"config": bad}, run_name="bad"), timeout_s=180)
     assert status.state == "FAILED"
     assert "spec.dataSources.uri is required" in (status.error or "")
 
 
 def test_an_unknown_pipeline_fails_instead_of_hanging(tmp_path: Path) -> None:
     runner = LocalRunner(tmp_path / "runs")
-    status = _wait(runner, runner.submit("no-such-pipeline", {}, run_name="x"), timeout_s=60)
+    status = runner.wait(runner.submit("no-such-pipeline", {}, run_name="x"), timeout_s=60)
     assert status.state == "FAILED"
     assert "unknown pipeline" in (status.error or "")
 

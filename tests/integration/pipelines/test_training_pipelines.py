@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,16 +54,6 @@ def tiny_config(root: Path, **changes: Any) -> PipelineConfig:
     return PipelineConfig.model_validate({**base, **changes})
 
 
-def wait(runner: LocalRunner, run_id: str, timeout_s: float = 300) -> RunStatus:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = runner.status(run_id)
-        if status.finished:
-            return status
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id} still {runner.status(run_id).state} after {timeout_s} s")
-
-
 @dataclass(frozen=True)
 class Runs:
     root: Path
@@ -85,10 +74,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     root = tmp_path_factory.mktemp("pipelines")
     runner = LocalRunner(root / "runs")
     initial = tiny_config(root, featureStore=FEATURE_STORE)
-    first = wait(runner, runner.submit("initial", {"config": initial.to_argument()}, "initial"))
+    first = runner.wait(runner.submit("initial", {"config": initial.to_argument()}, "initial"), 300)
     assert first.state == "SUCCEEDED", (root / "runs" / "initial" / "run.log").read_text()[-4000:]
     config = tiny_config(root, runType="Incremental", trainDays=None)
-    second = wait(runner, runner.submit("incremental", {"config": config.to_argument()}, "incremental"))
+    second = runner.wait(runner.submit("incremental", {"config": config.to_argument()}, "incremental"), 300)
     assert second.state == "SUCCEEDED", (root / "runs" / "incremental" / "run.log").read_text()[-4000:]
     return Runs(root, runner, first, second)
 
@@ -172,7 +161,9 @@ def test_a_failing_step_publishes_no_new_version(runs: Runs) -> None:
     config = tiny_config(
         runs.root, runType="Incremental", trainDays=None, dataSources={"layout": "seed", "uri": str(corrupt)}
     )
-    status = wait(runs.runner, runs.runner.submit("incremental", {"config": config.to_argument()}, "corrupt"))
+    status = runs.runner.wait(
+        runs.runner.submit("incremental", {"config": config.to_argument()}, "corrupt"), 300
+    )
     assert status.state == "FAILED"
     assert versions(runs.models) == [1, 2]
     assert not [p.name for p in runs.models.iterdir() if not p.name.isdigit()]

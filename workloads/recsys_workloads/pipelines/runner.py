@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -100,6 +101,21 @@ class LocalRunner:
             # The child died without a final state (killed, OOM): never report it as running.
             status = write_state(self.run_dir(run_id), status, "FAILED", "runner process exited unexpectedly")
         return status
+
+    def wait(
+        self, run_id: str, timeout_s: float, on_poll: Callable[[RunStatus], None] | None = None
+    ) -> RunStatus:
+        """Poll until the run finishes; TimeoutError (the run keeps going) after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status = self.status(run_id)
+            if status.finished:
+                return status
+            if on_poll is not None:
+                on_poll(status)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} still {status.state} after {timeout_s:.0f} s")
+            time.sleep(0.5)
 
     def cancel(self, run_id: str, grace_s: float = 10.0) -> None:
         run_dir = self.run_dir(run_id)
