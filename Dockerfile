@@ -15,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY constraints/ constraints/
 COPY operator/ operator/
 COPY workloads/ workloads/
+COPY triton_models/ triton_models/
 
 FROM ${PYTHON_IMAGE} AS operator
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -39,7 +40,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3-venv \
 COPY --from=source /src /src
 RUN /opt/recsys-serving/bin/pip install --no-cache-dir -c /src/constraints/serving.txt "/src[serve]" \
     && rm -rf /src
+# The step templates the init container renders a model version's repository from.
+COPY --from=source /src/triton_models /opt/recsys/triton_models
 ENV PATH=/opt/recsys-serving/bin:${PATH} VIRTUAL_ENV=/opt/recsys-serving \
-    RECSYS_TRITON_HOME=/opt/tritonserver RECSYS_SERVING_VENV=/opt/recsys-serving
+    RECSYS_TRITON_HOME=/opt/tritonserver RECSYS_SERVING_VENV=/opt/recsys-serving RECSYS_HOME=/opt/recsys
 USER 1000:1000
 ENTRYPOINT ["tritonserver", "--model-repository=/models", "--model-control-mode=explicit"]

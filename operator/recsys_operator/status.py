@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from recsys_operator.api import recommender_system as rs
 from recsys_operator.api.conditions import Condition, ConditionStatus, set_condition
+from recsys_operator.api.recommender_system import ModelStatus
 
 
 class Observed(BaseModel):
@@ -27,10 +28,17 @@ class Observed(BaseModel):
     valkey_ready: bool
     filters_published: bool
     model_version: int | None
+    # Front doors; 0 desired means the spec runs none (defaults: not part of the picture).
+    api_desired: int = 0
+    api_ready: int = 0
+    events_desired: int = 0
+    events_ready: int = 0
     capacity_provider: str = "none"
     capacity_ready: bool = True
     capacity_message: str = ""
     suspended: bool = False
+    # status.model as read back; None leaves the ModelUpToDate condition as promotion wrote it.
+    model: ModelStatus | None = None
 
 
 ComponentState = tuple[str, bool, str, str]  # type, ready, reason, message
@@ -70,6 +78,26 @@ def _serving(o: Observed) -> ComponentState:
     return rs.SERVING_READY, False, "TritonNotReady", replicas
 
 
+def _replicas(type_: str, what: str, desired: int, ready: int, field: str) -> ComponentState:
+    prefix = type_.removesuffix("Ready")
+    if desired == 0:
+        return type_, True, "Disabled", f"{field} is 0: the operator runs no {what}"
+    counts = f"{ready}/{desired} {what} replicas ready"
+    if ready >= desired:
+        return type_, True, f"{prefix}Ready", counts
+    return type_, False, f"{prefix}NotReady", counts
+
+
+def _api(o: Observed) -> ComponentState:
+    return _replicas(rs.API_READY, "API", o.api_desired, o.api_ready, "spec.api.replicas")
+
+
+def _event_service(o: Observed) -> ComponentState:
+    return _replicas(
+        rs.EVENT_SERVICE_READY, "event service", o.events_desired, o.events_ready, "spec.events.replicas"
+    )
+
+
 def _capacity(o: Observed) -> ComponentState:
     if o.capacity_provider == "none":
         return rs.CAPACITY_READY, True, "NotManaged", "spec.capacity.provider is none"
@@ -79,7 +107,9 @@ def _capacity(o: Observed) -> ComponentState:
 
 
 def component_states(observed: Observed) -> list[ComponentState]:
-    return [f(observed) for f in (_feature_store, _index, _filters, _serving, _capacity)]
+    return [
+        f(observed) for f in (_feature_store, _index, _filters, _serving, _api, _event_service, _capacity)
+    ]
 
 
 def reconcile_conditions(
@@ -110,7 +140,34 @@ def reconcile_conditions(
         conditions = set_condition(
             conditions, rs.RECONCILING, "False", "ReconcileSucceeded", "", generation, at
         )
-    return set_condition(conditions, rs.STALLED, "False", "SpecValid", "", generation, at)
+    conditions = set_condition(conditions, rs.STALLED, "False", "SpecValid", "", generation, at)
+    if observed.model is None:
+        return conditions
+    return model_conditions(conditions, observed.model, generation, at)
+
+
+def model_state(model: ModelStatus) -> tuple[bool, str, str]:
+    """Does the newest trained version serve? (ready, reason, message) of `ModelUpToDate`."""
+    current, latest = model.current_version, model.latest_version
+    serves = f"version {current} serves"
+    if model.transition == "BlockedByFailedLoad":
+        return False, "BlockedByFailedLoad", model.message or f"a new version failed to load; {serves}"
+    if model.transition == "InProgress":
+        return False, "RollingOut", model.message or f"a new version is rolling out; {serves}"
+    if current is None:
+        return False, "NoVersion", "no model version serves yet"
+    if latest is not None and latest > current:
+        return False, "AwaitingPromotion", f"version {latest} is trained (promote: Manual); {serves}"
+    return True, "UpToDate", serves
+
+
+def model_conditions(
+    current: Sequence[Condition], model: ModelStatus, generation: int, at: dt.datetime | None = None
+) -> list[Condition]:
+    """The whole condition list with `ModelUpToDate` set from `status.model`."""
+    ready, reason, message = model_state(model)
+    status: ConditionStatus = "True" if ready else "False"
+    return set_condition(current, rs.MODEL_UP_TO_DATE, status, reason, message, generation, at)
 
 
 def invalid_spec_conditions(

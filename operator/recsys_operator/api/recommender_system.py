@@ -16,10 +16,12 @@ from pydantic import Field
 from recsys_operator.api.conditions import Condition
 from recsys_operator.schedule import invalid_schedule
 from recsys_workloads.data.sources import DataSourcesSpec
+from recsys_workloads.events.config import EventLimits, WalConfig
 from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.models.config import ModelsConfig
 from recsys_workloads.online.popularity import PopularityConfig
 from recsys_workloads.online.seen_filter import SeenFilterConfig
+from recsys_workloads.pipelines.images import SERVING_IMAGE, WORKLOADS_IMAGE
 from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.spec import SpecModel
 
@@ -33,10 +35,21 @@ FEATURE_STORE_READY = "FeatureStoreReady"
 INDEX_READY = "IndexReady"
 FILTERS_READY = "FiltersReady"
 SERVING_READY = "ServingReady"
+API_READY = "ApiReady"
+EVENT_SERVICE_READY = "EventServiceReady"
 CAPACITY_READY = "CapacityReady"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
-COMPONENT_CONDITIONS = (FEATURE_STORE_READY, INDEX_READY, FILTERS_READY, SERVING_READY, CAPACITY_READY)
+MODEL_UP_TO_DATE = "ModelUpToDate"  # the newest trained version serves; not part of Ready
+COMPONENT_CONDITIONS = (
+    FEATURE_STORE_READY,
+    INDEX_READY,
+    FILTERS_READY,
+    SERVING_READY,
+    API_READY,
+    EVENT_SERVICE_READY,
+    CAPACITY_READY,
+)
 
 
 class OnlineStoreSpec(SpecModel):
@@ -116,7 +129,9 @@ class ServingSpec(SpecModel):
     """NVIDIA Triton serving the recommendation ensemble."""
 
     image: str = Field(
-        "nvcr.io/nvidia/tritonserver:24.12-py3", description="Triton image (the serving target)"
+        SERVING_IMAGE,
+        description="Triton image with recsys_workloads' serving venv and step templates (the Dockerfile's "
+        "serving target, built on NVIDIA's tritonserver image)",
     )
     replicas: int = Field(1, ge=0, le=100, description="Triton replicas (the HPA moves between min and max)")
     max_replicas: int = Field(2, ge=1, le=100, description="HPA maximum on Triton queue time")
@@ -127,6 +142,44 @@ class ServingSpec(SpecModel):
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     model_repository: ModelRepositorySpec = Field(default_factory=ModelRepositorySpec)
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
+
+
+class PodResourcesSpec(SpecModel):
+    """CPU and memory of one API or event service replica (memory is also the limit; CPU is not capped)."""
+
+    cpu: str = Field("500m", description="CPU request")
+    memory: str = Field("1Gi", description="memory request and limit")
+
+
+class ApiSpec(SpecModel):
+    """The recommendation API (`recsys api serve`): HTTP in front of Triton, popularity when Triton fails."""
+
+    image: str = Field(WORKLOADS_IMAGE, description="image with the `recsys` command (the workloads target)")
+    replicas: int = Field(1, ge=0, le=100, description="API replicas; 0: the operator runs no API")
+    timeout_s: float = Field(
+        0.5, gt=0, le=30, description="deadline of one Triton call before the popularity fallback answers"
+    )
+    resources: PodResourcesSpec = Field(default_factory=PodResourcesSpec)
+
+
+class EventServiceSpec(SpecModel):
+    """The event service (`recsys events serve`): interactions in, online state and offline log updated."""
+
+    image: str = Field(WORKLOADS_IMAGE, description="image with the `recsys` command (the workloads target)")
+    replicas: int = Field(
+        1, ge=0, le=20, description="replicas, each with its own WAL folder; 0: the operator runs none"
+    )
+    resources: PodResourcesSpec = Field(default_factory=PodResourcesSpec)
+    storage_class: str = Field(
+        "efs-sc", description="ReadWriteMany storage class of the event log volume (training reads it)"
+    )
+    storage: str = Field("10Gi", description="size of the event log volume (WAL and parquet parts)")
+    catalog: str = Field(
+        "/models/catalog",
+        description="canonical dataset folder or items.parquet inside the pod (the model volume is at /models)",
+    )
+    limits: EventLimits = Field(default_factory=EventLimits)
+    wal: WalConfig = Field(default_factory=WalConfig)
 
 
 class TrainingSpec(SpecModel):
@@ -169,6 +222,8 @@ class RecommenderSystemSpec(SpecModel):
     ranking: RankingSpec = Field(default_factory=RankingSpec)
     reranking: RerankingSpec = Field(default_factory=RerankingSpec)
     serving: ServingSpec = Field(default_factory=ServingSpec)
+    api: ApiSpec = Field(default_factory=ApiSpec)
+    events: EventServiceSpec = Field(default_factory=EventServiceSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     capacity: CapacitySpec = Field(default_factory=CapacitySpec)
     suspend: bool = Field(False, description="stop reconciling and scheduling runs; serving stays as it is")
@@ -212,7 +267,11 @@ class ModelStatus(SpecModel):
 
     current_version: int | None = Field(None, description="model version Triton serves")
     previous_version: int | None = Field(None, description="version a rollback returns to")
+    latest_version: int | None = Field(
+        None, description="newest version a TrainingRun produced (with promote Manual it waits here)"
+    )
     transition: ModelTransition = Field("UpToDate", description="UpToDate, InProgress or BlockedByFailedLoad")
+    message: str | None = Field(None, description="what the last rollout did, or why it was blocked")
 
 
 class RecommenderSystemStatus(SpecModel):

@@ -1,18 +1,26 @@
-"""kopf handlers of TrainingRun: wiring only; logic lives in reconcilers/training_run.py."""
+"""kopf handlers of TrainingRun: wiring only; logic lives in reconcilers/training_run.py
+(the run) and reconcilers/promotion.py (what its version means for serving)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import kopf
+from pydantic import ValidationError
 
 from recsys_operator.adapters.pipelines import runner_for
+from recsys_operator.adapters.triton import TritonPods
 from recsys_operator.api import API_VERSION, GROUP, VERSION
 from recsys_operator.api import recommender_system as rs
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.api.training_run import KIND, PLURAL
 from recsys_operator.handlers.recommender_system import cluster
+from recsys_operator.manifests import api
+from recsys_operator.manifests.common import Owner
+from recsys_operator.manifests.desired import ENSEMBLE
 from recsys_operator.metrics import reconcile_timer
+from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers.training_run import reconcile
 from recsys_workloads.pipelines.runner import TERMINAL
 
@@ -24,10 +32,40 @@ def _unfinished(status: kopf.Status, **_: Any) -> bool:
     return status.get("state") not in TERMINAL
 
 
+def _succeeded(status: kopf.Status, **_: Any) -> bool:
+    return status.get("state") == "SUCCEEDED"
+
+
+def _parent(body: Mapping[str, Any], namespace: str) -> dict[str, Any] | None:
+    name = (body.get("spec") or {}).get("recommenderRef", {}).get("name", "")
+    return cluster().get(API_VERSION, rs.KIND, name, namespace) if name else None
+
+
+def _promote(body: Mapping[str, Any], status: Mapping[str, Any], parent: Mapping[str, Any]) -> None:
+    """Record or roll out the run's version on the parent (a no-op when it is not new)."""
+    meta = parent["metadata"]
+    owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+    try:
+        ensemble = api.ensemble(RecommenderSystemSpec.model_validate(parent.get("spec") or {}))
+    except ValidationError:
+        ensemble = ENSEMBLE
+    event = promotion.promote(
+        (body.get("spec") or {}).get("promote", "Auto"),
+        status,
+        parent,
+        (status.get("modelVersions") or {}).get(ENSEMBLE),
+        TritonPods.of(cluster(), owner, ensemble),
+        lambda changes: cluster().patch_status(API_VERSION, rs.KIND, owner.name, owner.namespace, changes),
+    )
+    if event is not None:
+        kopf.event(
+            kopf.Body(cast(kopf.RawBody, parent)), type=event.type, reason=event.reason, message=event.message
+        )
+
+
 def _step(body: kopf.Body, patch: kopf.Patch, namespace: str | None) -> None:
     namespace = namespace or ""
-    parent_name = (body.get("spec") or {}).get("recommenderRef", {}).get("name", "")
-    parent = cluster().get(API_VERSION, rs.KIND, parent_name, namespace) if parent_name else None
+    parent = _parent(body, namespace)
     parent_spec = RecommenderSystemSpec.model_validate((parent or {}).get("spec") or {}) if parent else None
     runner = runner_for(parent_spec or RecommenderSystemSpec())
     before = (body.get("status") or {}).get("state")
@@ -43,10 +81,11 @@ def _step(body: kopf.Body, patch: kopf.Patch, namespace: str | None) -> None:
         cluster().patch_status(
             API_VERSION,
             rs.KIND,
-            parent_name,
+            parent["metadata"]["name"],
             namespace,
             {"lastTrainingRun": body["metadata"]["name"], "lastTrainingTime": status.get("completionTime")},
         )
+        _promote(body, status, parent)
 
 
 @kopf.on.resume(*RESOURCE, when=_unfinished)
@@ -58,3 +97,11 @@ def submit_run(body: kopf.Body, patch: kopf.Patch, namespace: str | None, **_: A
 @kopf.timer(*RESOURCE, interval=POLL_SECONDS, initial_delay=POLL_SECONDS, when=_unfinished)
 def poll_run(body: kopf.Body, patch: kopf.Patch, namespace: str | None, **_: Any) -> None:
     _step(body, patch, namespace)
+
+
+@kopf.on.resume(*RESOURCE, when=_succeeded)
+def resume_promotion(body: kopf.Body, namespace: str | None, **_: Any) -> None:
+    """An operator stopped between a run's success and its promotion promotes now (idempotent)."""
+    parent = _parent(body, namespace or "")
+    if parent is not None:
+        _promote(body, body.get("status") or {}, parent)

@@ -1,15 +1,52 @@
-"""Triton Deployment, Service and queue-time HPA, after the seed's chart."""
+"""Triton Deployment, Service and queue-time HPA, after the seed's chart.
+
+A Triton pod renders its model repository at start (init container, the serving image's
+`python -m recsys_workloads.serving.rollout`) for the model version named in its template,
+so a restarted or added pod serves the version status records (docs/decisions/0009).
+"""
 
 from __future__ import annotations
 
+import json
+
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
-from recsys_operator.manifests import common
+from recsys_operator.manifests import common, web
 from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
 
 COMPONENT = "triton"
-MODELS_MOUNT = "/models"
+MODELS_MOUNT = "/models"  # the shared model volume: published versions are /models/<N>
+REPOSITORY_MOUNT = "/repository"  # an emptyDir for the pod's rendered Triton repository
+# A folder inside the mount: rendering stages beside it and renames it into place.
+REPOSITORY = f"{REPOSITORY_MOUNT}/models"
 HTTP, GRPC, METRICS = 8000, 8001, 8002
 QUEUE_METRIC = "avg_time_queue_ms"  # exposed by the Prometheus adapter, as in the seed
+POPULAR_ENSEMBLE = "homepage_popular"  # served from Valkey alone, before any version exists
+VERSION_ANNOTATION = "recsys.io/model-version"
+
+
+def version_dir(version: int) -> str:
+    """A published model version as Triton's processes see it."""
+    return f"{MODELS_MOUNT}/{version}"
+
+
+def _render_container(owner: Owner, spec: RecommenderSystemSpec, version: int | None) -> Manifest:
+    """Writes the repository for `version` (only the popularity path without one) into the emptyDir."""
+    env = [
+        {"name": "RECSYS_MODEL_VERSION_DIR", "value": version_dir(version) if version is not None else ""},
+        {"name": "RECSYS_REDIS_URL", "value": web.redis_url(owner, spec)},
+        {"name": "RECSYS_SERVING_GRAPH", "value": json.dumps(spec.serving_graph().to_spec(), sort_keys=True)},
+    ]
+    return {
+        "name": "render-repository",
+        "image": spec.serving.image,
+        "command": ["python", "-m", "recsys_workloads.serving.rollout", REPOSITORY],
+        "env": env,
+        "volumeMounts": [
+            {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
+            {"name": "repository", "mountPath": REPOSITORY_MOUNT},
+        ],
+        "securityContext": {**RESTRICTED_CONTAINER_SECURITY, "readOnlyRootFilesystem": True},
+    }
 
 
 def model_volume_claim(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
@@ -26,8 +63,16 @@ def model_volume_claim(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
     }
 
 
-def deployment(owner: Owner, spec: RecommenderSystemSpec, ensemble: str) -> Manifest:
+def deployment(
+    owner: Owner, spec: RecommenderSystemSpec, ensemble: str, model_version: int | None = None
+) -> Manifest:
+    """Triton serving `ensemble` on `model_version` (status.model.currentVersion; None: not trained yet).
+
+    A new version in the template replaces pods one at a time; promotion has already
+    switched the running pods live, so the new pods start on what already serves.
+    """
     serving = spec.serving
+    loads = [POPULAR_ENSEMBLE] if model_version is None else [ensemble, POPULAR_ENSEMBLE]
     resources = {"cpu": serving.resources.cpu, "memory": serving.resources.memory}
     limits = dict(resources)
     if serving.resources.gpu:
@@ -35,11 +80,11 @@ def deployment(owner: Owner, spec: RecommenderSystemSpec, ensemble: str) -> Mani
     container = {
         "name": "tritonserver",
         "image": serving.image,
+        "command": ["tritonserver"],
         "args": [
-            "tritonserver",
-            f"--model-repository={MODELS_MOUNT}",
+            f"--model-repository={REPOSITORY}",
             "--model-control-mode=explicit",
-            f"--load-model={ensemble}",
+            *(f"--load-model={name}" for name in loads),
             f"--http-port={HTTP}",
             f"--grpc-port={GRPC}",
             f"--metrics-port={METRICS}",
@@ -62,13 +107,24 @@ def deployment(owner: Owner, spec: RecommenderSystemSpec, ensemble: str) -> Mani
             "failureThreshold": 60,
         },
         "resources": {"requests": resources, "limits": limits},
-        "volumeMounts": [{"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True}],
+        "volumeMounts": [
+            {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
+            {"name": "repository", "mountPath": REPOSITORY_MOUNT, "readOnly": True},
+        ],
         "securityContext": RESTRICTED_CONTAINER_SECURITY,
     }
+    password_ref = spec.feature_store.online_store.password_secret_ref
+    if password_ref:  # the Python steps connect to Valkey with it (online.client.connect)
+        secret = {"secretKeyRef": {"name": password_ref, "key": "password"}}
+        container["env"] = [{"name": web.PASSWORD_ENV, "valueFrom": secret}]
     pod_spec: Manifest = {
         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 1000},
+        "initContainers": [_render_container(owner, spec, model_version)],
         "containers": [container],
-        "volumes": [{"name": "models", "persistentVolumeClaim": {"claimName": owner.child_name("models")}}],
+        "volumes": [
+            {"name": "models", "persistentVolumeClaim": {"claimName": owner.child_name("models")}},
+            {"name": "repository", "emptyDir": {}},
+        ],
     }
     if serving.resources.gpu:
         pod_spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
@@ -78,7 +134,11 @@ def deployment(owner: Owner, spec: RecommenderSystemSpec, ensemble: str) -> Mani
         "template": {
             "metadata": {
                 "labels": owner.labels(COMPONENT),
-                "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS)},
+                "annotations": {
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/port": str(METRICS),
+                    VERSION_ANNOTATION: "none" if model_version is None else str(model_version),
+                },
             },
             "spec": pod_spec,
         },

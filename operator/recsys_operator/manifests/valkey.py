@@ -64,25 +64,6 @@ def service(owner: Owner) -> Manifest:
     return common.service(owner, COMPONENT, {"valkey": PORT})
 
 
-def network_policy(owner: Owner) -> Manifest:
-    """Only this recommender's own pods may reach its Valkey."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": owner.metadata(COMPONENT),
-        "spec": {
-            "podSelector": {"matchLabels": owner.selector(COMPONENT)},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": owner.name}}}],
-                    "ports": [{"protocol": "TCP", "port": PORT}],
-                }
-            ],
-        },
-    }
-
-
 def online_config(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
     """The published online-state contract: where Valkey is and how filters are laid out."""
     store = spec.feature_store.online_store

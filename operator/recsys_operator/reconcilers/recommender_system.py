@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from recsys_operator.adapters.eks import CapacityState, EksNodeGroups
 from recsys_operator.adapters.kube import Cluster, KindNotServedError
 from recsys_operator.api.conditions import Condition
-from recsys_operator.api.recommender_system import RecommenderSystemSpec, validate
-from recsys_operator.manifests import capacity, training, triton, valkey
+from recsys_operator.api.recommender_system import ModelStatus, RecommenderSystemSpec, validate
+from recsys_operator.manifests import api, capacity, events, training, triton, valkey
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 from recsys_operator.status import Observed, invalid_spec_conditions, reconcile_conditions
@@ -76,6 +76,8 @@ def observe(
         else None
     )
     online = cluster.get("v1", "ConfigMap", owner.child_name("online-config"), owner.namespace)
+    api_deployment = cluster.get("apps/v1", "Deployment", owner.child_name(api.COMPONENT), owner.namespace)
+    event_set = cluster.get("apps/v1", "StatefulSet", owner.child_name(events.COMPONENT), owner.namespace)
     model = status.get("model") or {}
     return Observed(
         triton_desired=desired,
@@ -83,7 +85,12 @@ def observe(
         valkey_provisioned=valkey.provisioned(spec),
         valkey_ready=_ready_replicas(store) >= 1,
         filters_published=online is not None,
+        api_desired=spec.api.replicas,
+        api_ready=_ready_replicas(api_deployment),
+        events_desired=spec.events.replicas,
+        events_ready=_ready_replicas(event_set),
         model_version=model.get("currentVersion"),
+        model=ModelStatus.model_validate(model),
         capacity_provider=spec.capacity.provider,
         capacity_ready=capacity_state.ready,
         capacity_message=capacity_state.message,
@@ -108,7 +115,8 @@ def reconcile(
         capacity_state = CapacityState(ready=True, message="suspended")
         if not spec.suspend:
             capacity_state = reconcile_capacity(cluster, owner, spec, eks)
-            for manifest in desired_objects(owner, spec, cluster.hpa_api_version()):
+            serving_version = (status.get("model") or {}).get("currentVersion")
+            for manifest in desired_objects(owner, spec, cluster.hpa_api_version(), serving_version):
                 cluster.apply(manifest)
             if needs_initial_training(spec, status):
                 cluster.apply(training.training_run(owner, training.initial_run_name(owner), "Initial"))

@@ -142,7 +142,7 @@ def run_outputs(run: RunStatus) -> dict[str, Any]:
         values = {k: v for k, v in metrics["metadata"].items() if k in known}
         out["metrics"] = TrainingMetrics.model_validate(values).to_spec()
     version = run.outputs.get("version")
-    if isinstance(version, (int, float)):
+    if isinstance(version, (int, float)) and version > 0:  # 0: the incremental gate refused the run
         out["modelVersions"] = {ENSEMBLE: int(version)}
     return out
 

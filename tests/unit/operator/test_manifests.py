@@ -37,22 +37,33 @@ def test_every_child_is_owned_by_the_recommender_and_labelled_for_it() -> None:
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "recsys-operator"
 
 
-def test_default_spec_provisions_valkey_and_autoscaled_triton() -> None:
-    assert _kinds(desired_objects(OWNER, _spec())) == [
-        "ConfigMap",
-        "PersistentVolumeClaim",
-        "Service",
-        "StatefulSet",
-        "NetworkPolicy",
-        "Service",
-        "Deployment",
-        "HorizontalPodAutoscaler",
+def test_default_spec_provisions_valkey_autoscaled_triton_and_both_front_doors() -> None:
+    assert [(o["kind"], o["metadata"]["name"]) for o in desired_objects(OWNER, _spec())] == [
+        ("ConfigMap", "homepage-online-config"),
+        ("ConfigMap", "homepage-api-config"),
+        ("ConfigMap", "homepage-events-config"),
+        ("PersistentVolumeClaim", "homepage-models"),
+        ("PersistentVolumeClaim", "homepage-event-log"),
+        ("NetworkPolicy", "homepage-valkey"),
+        ("NetworkPolicy", "homepage-triton"),
+        ("NetworkPolicy", "homepage-api"),
+        ("NetworkPolicy", "homepage-events"),
+        ("Service", "homepage-valkey"),
+        ("StatefulSet", "homepage-valkey"),
+        ("Service", "homepage-triton"),
+        ("Deployment", "homepage-triton"),
+        ("HorizontalPodAutoscaler", "homepage-triton"),
+        ("Service", "homepage-api"),
+        ("Deployment", "homepage-api"),
+        ("Service", "homepage-events"),
+        ("StatefulSet", "homepage-events"),
     ]
 
 
 def test_an_external_valkey_address_provisions_none() -> None:
     spec = _spec(featureStore={"onlineStore": {"address": "valkey.prod:6379"}})
-    assert "StatefulSet" not in _kinds(desired_objects(OWNER, spec))
+    names = {(o["kind"], o["metadata"]["name"]) for o in desired_objects(OWNER, spec)}
+    assert not {n for n in names if n[1] == "homepage-valkey"}  # no Service, StatefulSet or policy
     config = json.loads(valkey.online_config(OWNER, spec)["data"]["online.json"])
     assert config["address"] == "valkey.prod:6379"
 
@@ -89,7 +100,7 @@ def test_gpu_serving_requests_gpus_and_tolerates_gpu_taints() -> None:
 
 
 def test_triton_runs_non_root_with_explicit_model_control_on_the_shared_volume() -> None:
-    pod = triton.deployment(OWNER, _spec(), "homepage")["spec"]["template"]["spec"]
+    pod = triton.deployment(OWNER, _spec(), "homepage", model_version=3)["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False

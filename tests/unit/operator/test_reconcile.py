@@ -59,13 +59,23 @@ def test_a_valid_spec_applies_every_child_and_waits_for_training() -> None:
     cluster = RecordingCluster()
     status = reconcile(_body({}), cluster)
     assert sorted((kind, name) for kind, _, name in cluster.objects) == [
+        ("ConfigMap", "homepage-api-config"),
+        ("ConfigMap", "homepage-events-config"),
         ("ConfigMap", "homepage-online-config"),
+        ("Deployment", "homepage-api"),
         ("Deployment", "homepage-triton"),
         ("HorizontalPodAutoscaler", "homepage-triton"),
+        ("NetworkPolicy", "homepage-api"),
+        ("NetworkPolicy", "homepage-events"),
+        ("NetworkPolicy", "homepage-triton"),
         ("NetworkPolicy", "homepage-valkey"),
+        ("PersistentVolumeClaim", "homepage-event-log"),
         ("PersistentVolumeClaim", "homepage-models"),
+        ("Service", "homepage-api"),
+        ("Service", "homepage-events"),
         ("Service", "homepage-triton"),
         ("Service", "homepage-valkey"),
+        ("StatefulSet", "homepage-events"),
         ("StatefulSet", "homepage-valkey"),
         ("TrainingRun", "homepage-initial"),
     ]

@@ -169,3 +169,14 @@ def test_a_succeeded_run_reports_its_metrics_and_published_version() -> None:
     status = reconcile(_body(status=first), PARENT, runner)
     assert status["metrics"] == {"k": 100, "recallAtK": 0.53, "auc": 0.87}
     assert status["modelVersions"] == {"homepage": 3}
+
+
+def test_a_run_whose_gate_refused_the_version_reports_metrics_but_no_version() -> None:
+    runner = ScriptedRunner()
+    first = reconcile(_body(), PARENT, runner)
+    run_id = first["kfpRunId"]
+    runner.states[run_id] += ["SUCCEEDED"]
+    runner.outputs[run_id] = {"metrics": {"path": "/x", "metadata": {"auc": 0.8}}, "accepted": False, "version": 0}
+    status = reconcile(_body(status=first), PARENT, runner)
+    assert status["metrics"] == {"auc": 0.8}
+    assert "modelVersions" not in status

@@ -1,0 +1,120 @@
+"""What the two HTTP front doors (recommendation API, event service) share.
+
+Both run the workloads image's `recsys` command with one JSON config file from a
+ConfigMap; the pod template carries the config's hash, so a changed config rolls the pods
+(a mounted ConfigMap alone would change under a running process that read it at start).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from recsys_operator.api.recommender_system import PodResourcesSpec, RecommenderSystemSpec
+from recsys_operator.manifests import valkey
+from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+
+CONFIG_MOUNT = "/etc/recsys"
+CONFIG_HASH_ANNOTATION = "recsys.io/config-hash"
+PASSWORD_ENV = "VALKEY_PASSWORD"  # the name Feast's rendered config expands as well
+RUN_AS = 1000  # the workloads image's USER
+
+
+def redis_url(owner: Owner, spec: RecommenderSystemSpec) -> str:
+    """Valkey URL without the password (a ConfigMap is no place for it; see `PASSWORD_ENV`)."""
+    scheme = "rediss" if spec.feature_store.online_store.tls else "redis"
+    return f"{scheme}://{valkey.address(owner, spec)}/0"
+
+
+def config_map(owner: Owner, component: str, file_name: str, config: dict[str, Any]) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": owner.metadata(component, owner.child_name(f"{component}-config")),
+        "data": {file_name: _dump(config)},
+    }
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(_dump(config).encode()).hexdigest()[:16]
+
+
+def _dump(config: dict[str, Any]) -> str:
+    return json.dumps(config, indent=2, sort_keys=True)
+
+
+def container(
+    spec: RecommenderSystemSpec,
+    *,
+    name: str,
+    image: str,
+    args: list[str],
+    port: int,
+    resources: PodResourcesSpec,
+    volume_mounts: list[Manifest],
+    env: list[Manifest] | None = None,
+) -> Manifest:
+    """`recsys <args>` on `port` (named http), probed on /healthz and /readyz, read-only root."""
+    password_ref = spec.feature_store.online_store.password_secret_ref
+    environment = list(env or [])
+    if password_ref:
+        environment.append(
+            {
+                "name": PASSWORD_ENV,
+                "valueFrom": {"secretKeyRef": {"name": password_ref, "key": "password"}},
+            }
+        )
+    probe = {"port": "http", "scheme": "HTTP"}
+    built: Manifest = {
+        "name": name,
+        "image": image,
+        "command": ["recsys"],
+        "args": args,
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": "/readyz", **probe}, "periodSeconds": 5},
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", **probe},
+            "periodSeconds": 10,
+            "failureThreshold": 6,
+        },
+        # Start-up loads the catalog and replays a WAL: give it minutes before liveness counts.
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", **probe},
+            "periodSeconds": 5,
+            "failureThreshold": 60,
+        },
+        "resources": {
+            "requests": {"cpu": resources.cpu, "memory": resources.memory},
+            "limits": {"memory": resources.memory},
+        },
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+            *volume_mounts,
+        ],
+        "securityContext": {**RESTRICTED_CONTAINER_SECURITY, "readOnlyRootFilesystem": True},
+    }
+    if environment:
+        built["env"] = environment
+    return built
+
+
+def pod_template(
+    owner: Owner, component: str, config: dict[str, Any], container: Manifest, volumes: list[Manifest]
+) -> Manifest:
+    return {
+        "metadata": {
+            "labels": owner.labels(component),
+            "annotations": {CONFIG_HASH_ANNOTATION: config_hash(config)},
+        },
+        "spec": {
+            "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS},
+            "containers": [container],
+            "volumes": [
+                {"name": "config", "configMap": {"name": owner.child_name(f"{component}-config")}},
+                {"name": "tmp", "emptyDir": {}},
+                *volumes,
+            ],
+        },
+    }

@@ -1,0 +1,159 @@
+"""The Triton pod starts on the version its template names: manifest, init container, and its output."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from recsys_operator.adapters.triton import endpoint_urls
+from recsys_operator.api.conditions import find
+from recsys_operator.api.recommender_system import ModelStatus, RecommenderSystemSpec
+from recsys_operator.manifests import triton
+from recsys_operator.manifests.common import Owner
+from recsys_operator.status import Observed, model_conditions, reconcile_conditions
+from recsys_workloads.models import artifacts
+from recsys_workloads.serving.config import ServingGraphConfig
+
+OWNER = Owner(name="homepage", namespace="shop", uid="1234-abcd")
+FUSED = RecommenderSystemSpec.model_validate(
+    {"serving": {"graph": "fused"}, "reranking": {"maxPerCategory": 2}}
+)
+
+
+def _pod(model_version: int | None, spec: RecommenderSystemSpec = FUSED) -> dict[str, Any]:
+    deployment = triton.deployment(OWNER, spec, "homepage_fused", model_version)
+    return dict(deployment["spec"]["template"])
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container.get("env", [])}
+
+
+def test_the_template_names_the_version_the_pod_renders_and_loads() -> None:
+    pod = _pod(3)
+    (render,) = pod["spec"]["initContainers"]
+    (server,) = pod["spec"]["containers"]
+    env = _env(render)
+    assert env["RECSYS_MODEL_VERSION_DIR"] == "/models/3"
+    assert ServingGraphConfig.model_validate_json(env["RECSYS_SERVING_GRAPH"]) == FUSED.serving_graph()
+    assert env["RECSYS_REDIS_URL"] == "redis://homepage-valkey.shop.svc:6379/0"
+    assert "--model-repository=/repository/models" in server["args"]
+    loads = [a for a in server["args"] if a.startswith("--load-model=")]
+    assert loads == ["--load-model=homepage_fused", "--load-model=homepage_popular"]
+    assert server["command"] == ["tritonserver"]  # not appended to the serving image's entrypoint
+    assert pod["metadata"]["annotations"][triton.VERSION_ANNOTATION] == "3"
+    mounts = {m["name"]: m for m in render["volumeMounts"]}
+    assert mounts["repository"]["mountPath"] == "/repository" and mounts["models"]["readOnly"]
+    assert {"name": "repository", "emptyDir": {}} in pod["spec"]["volumes"]
+
+
+def test_before_any_version_the_pod_serves_the_popularity_path_only() -> None:
+    pod = _pod(None)
+    assert _env(pod["spec"]["initContainers"][0])["RECSYS_MODEL_VERSION_DIR"] == ""
+    args = pod["spec"]["containers"][0]["args"]
+    assert [a for a in args if a.startswith("--load-model=")] == ["--load-model=homepage_popular"]
+
+
+def test_a_new_version_changes_the_pod_template_and_nothing_else_of_the_deployment() -> None:
+    two, three = (triton.deployment(OWNER, FUSED, "homepage_fused", v) for v in (2, 3))
+    assert two["spec"]["template"] != three["spec"]["template"]
+    assert {k: v for k, v in two["spec"].items() if k != "template"} == {
+        k: v for k, v in three["spec"].items() if k != "template"
+    }
+
+
+def test_a_valkey_password_reaches_the_triton_steps() -> None:
+    spec = RecommenderSystemSpec.model_validate(
+        {"featureStore": {"onlineStore": {"passwordSecretRef": "vk"}}}
+    )
+    (server,) = _pod(1, spec)["spec"]["containers"]
+    (env,) = server["env"]
+    assert env["valueFrom"] == {"secretKeyRef": {"name": "vk", "key": "password"}}
+
+
+def _version_folder(root: Path) -> Path:
+    """The files `check_version` requires (content is not read when rendering)."""
+    for relative in (
+        Path(artifacts.TRANSFORMS_DIR) / "transforms.json",
+        Path(artifacts.ITEMS_FILE),
+        Path(artifacts.INDEX_DIR) / "items.faiss",
+        Path(artifacts.EXPORT_DIR) / artifacts.QUERY_TOWER_ONNX,
+        Path(artifacts.EXPORT_DIR) / artifacts.DLRM_ONNX,
+    ):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(b"")
+    return root
+
+
+def _run_init_container(pod: dict[str, Any], dest: Path, version_dir: Path | None) -> Path:
+    """The init container's command and env, with the volume paths moved under tmp.
+
+    `dest` is a folder inside an otherwise empty parent, as in the pod (its root is read-only).
+    """
+    (render,) = pod["spec"]["initContainers"]
+    env = {**os.environ, **_env(render)}
+    if version_dir is not None:
+        env["RECSYS_MODEL_VERSION_DIR"] = str(version_dir)
+    command = [sys.executable, *render["command"][1:-1], str(dest)]
+    assert render["command"][-1] == triton.REPOSITORY
+    subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    return dest
+
+
+def test_the_init_container_renders_the_specs_graph_on_the_version(tmp_path: Path) -> None:
+    version = _version_folder(tmp_path / "models" / "3")
+    repository = _run_init_container(_pod(3), tmp_path / "repository" / "models", version)
+    models = {p.name for p in repository.iterdir()}
+    assert {"homepage_fused", "fused_retrieve_rank", "homepage_popular", "popular_items"} <= models
+    assert "homepage" not in models
+    config = (repository / "fused_retrieve_rank" / "config.pbtxt").read_text()
+    assert f'string_value: "{version.resolve()}"' in config
+    assert 'key: "category_cap" value: { string_value: "2" }' in config
+    assert "redis://homepage-valkey.shop.svc:6379/0" in config
+
+
+def test_without_a_version_the_init_container_renders_the_popularity_path(tmp_path: Path) -> None:
+    repository = _run_init_container(_pod(None), tmp_path / "repository" / "models", None)
+    assert sorted(p.name for p in repository.iterdir()) == ["homepage_popular", "popular_items"]
+
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+HEALTHY: dict[str, Any] = {
+    "triton_desired": 1,
+    "triton_ready": 1,
+    "valkey_provisioned": True,
+    "valkey_ready": True,
+    "filters_published": True,
+    "model_version": 3,
+}
+
+
+def test_the_recommender_reconcile_keeps_model_up_to_date_in_step_with_status_model() -> None:
+    blocked = ModelStatus(current_version=3, latest_version=4, transition="BlockedByFailedLoad", message="x")
+    written = model_conditions([], blocked, 2, T0)  # what promotion wrote
+    kept = reconcile_conditions(written, Observed(**HEALTHY), 2, T0)  # status.model not observed
+    assert find(kept, "ModelUpToDate") == find(written, "ModelUpToDate")
+    fixed = ModelStatus(current_version=4, previous_version=3, latest_version=4)
+    updated = reconcile_conditions(written, Observed(**HEALTHY, model=fixed), 2, T0)
+    condition = find(updated, "ModelUpToDate")
+    assert condition is not None and (condition.status, condition.reason) == ("True", "UpToDate")
+    ready = find(updated, "Ready")
+    assert ready is not None and ready.status == "True"  # the model condition is not part of Ready
+
+
+def test_the_pods_to_switch_are_the_ready_addresses_of_the_triton_service() -> None:
+    endpoints = {
+        "subsets": [
+            {
+                "addresses": [{"ip": "10.0.0.7"}, {"ip": "10.0.0.5"}],
+                "notReadyAddresses": [{"ip": "10.0.0.9"}],  # starts on the template's version
+                "ports": [{"name": "http", "port": 8000}, {"name": "grpc", "port": 8001}],
+            }
+        ]
+    }
+    assert endpoint_urls(endpoints) == ["10.0.0.5:8000", "10.0.0.7:8000"]
+    assert endpoint_urls(None) == [] and endpoint_urls({"subsets": None}) == []
