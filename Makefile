@@ -16,7 +16,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PIP_FLAGS    ?= -q
 PYTEST_ARGS  ?=
 
-.PHONY: help venv serving-venv triton redis tools kube test test-unit lint format bench demo crds pipelines lock clean
+.PHONY: help venv serving-venv triton redis chromium tools kube test test-unit lint format bench demo crds pipelines lock clean
 
 help:
 	@echo "make demo   local mode end to end (installs what it needs)"
@@ -53,6 +53,13 @@ redis:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server; }
 	@redis-server --version
 
+# Debian's chromium + its chromedriver for tests/e2e/test_demo_page.py (Selenium never downloads a browser).
+chromium:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+	@chromedriver --version
+
 tools: triton serving-venv redis
 
 # kube-apiserver/-controller-manager 1.20.2 + etcd for tests/integration/kube, built once from Debian's
@@ -65,7 +72,7 @@ kube:
 	      --no-install-recommends openssl util-linux $$(command -v kubectl >/dev/null || echo kubernetes-client); }; \
 	  bash scripts/kube/build.sh $(KUBE_CACHE); }
 
-test: venv tools kube
+test: venv tools kube chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-unit: venv

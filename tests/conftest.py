@@ -51,3 +51,11 @@ def redis_url(redis_server: RedisServer) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def serving_version(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny trained version (integration/serving and e2e share it: trained once per session)."""
+    from tests.integration.serving.conftest import train_tiny_version
+
+    return train_tiny_version(tmp_path_factory.mktemp("serving-shop"))

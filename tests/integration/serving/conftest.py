@@ -33,10 +33,11 @@ CONFIG = ModelsConfig(
 SERVING = ServingGraphConfig(category_cap=3)
 
 
-@pytest.fixture(scope="session")
-def serving_version(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Version 1 trained on a 300-user, 5-day shop, exported to ONNX."""
-    root = tmp_path_factory.mktemp("serving-shop")
+def train_tiny_version(root: Path) -> Path:
+    """Version 1 trained on a 300-user, 5-day shop, exported to ONNX; the shop is `root/canonical`.
+
+    The session fixture `serving_version` (tests/conftest.py, shared with tests/e2e) calls it once.
+    """
     generate(GeneratorConfig(users=300, interactions=20_000, days=5, images=False), root / "raw")
     ingest(root / "raw", root / "canonical")
     version = root / "versions" / "1"

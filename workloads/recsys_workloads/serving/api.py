@@ -4,28 +4,57 @@ A valid request always gets a 200: if Triton is down, slow (`timeout_s`) or fail
 answer is popularity minus the visitor's seen items, flagged `fallback: true`; if Valkey
 is down too, the last popular list seen (possibly empty), flagged as well. Invalid
 requests get a 422 that names the field.
+
+With `catalog` the API also serves the demo page (`GET /`, static files from `web/`, no
+build step) and what it needs: item names/categories/prices/images (`GET /v1/items`),
+demo visitors and a visitor's online state (`/v1/demo/...`). The page's clicks go through
+`POST /v1/demo/events`, a thin proxy to the event service (`events_url`), rather than
+straight to the event service with CORS: the page then talks to one origin only, the event
+service can stay cluster-internal (no second public address, no allowed-origin list to keep
+in step with wherever the API is exposed), and validation stays the event service's own
+(its 4xx come back unchanged). The cost is one loopback hop.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from typing import Literal
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Annotated, Literal
 
-from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import SeenFilter, make_seen_filter
+from recsys_workloads.serving.demo_catalog import (
+    DemoCatalog,
+    DemoVisitors,
+    ItemInfo,
+    RegisteredVisitor,
+    fresh_visitor_ids,
+)
 from recsys_workloads.serving.popular import recommend_popular
 from recsys_workloads.serving.recommender import RecommendationRequest
 from recsys_workloads.serving.triton_client import TritonRecommender, TritonUnavailableError
+from recsys_workloads.serving.user_lookup import lookup_user
 from recsys_workloads.vocab import ANONYMOUS_PREFIX
 
 log = logging.getLogger(__name__)
 ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"
 MAX_ITEMS = 100
+WEB_DIR = Path(__file__).with_name("web")
+DEMO_USERS = 6
+MAX_EVENT_BODY = 64 * 1024
+RECENT_SHOWN = 10
+ItemId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
 class ApiConfig(BaseModel):
@@ -35,6 +64,13 @@ class ApiConfig(BaseModel):
     model: Literal["homepage", "homepage_fused"] = Field("homepage", description="ensemble to call")
     timeout_s: float = Field(0.5, gt=0, le=30, description="deadline of one Triton call")
     redis_url: str = Field("", description="Valkey for the popularity fallback ('' disables it)")
+    catalog: Path | None = Field(
+        None, description="canonical dataset folder or items.parquet: enables /v1/items and the demo page"
+    )
+    events_url: str = Field(
+        "", description="event service base URL the demo page's clicks go to ('' disables /v1/demo/events)"
+    )
+    events_timeout_s: float = Field(5.0, gt=0, le=60, description="deadline of one forwarded event request")
 
 
 class RecommendationIn(BaseModel):
@@ -124,14 +160,67 @@ class _Fallback:
         )
 
 
+class ItemsOut(BaseModel):
+    items: list[ItemInfo] = Field(description="the known ids, in the order asked")
+    unknown: list[str] = Field(description="ids not in the catalog")
+
+
+class VisitorStateOut(BaseModel):
+    """What the event service keeps for a visitor and the homepage graph reads (step 2)."""
+
+    visitor: str
+    top_category: str | None
+    recent_items: list[str] = Field(description=f"most recent first, at most {RECENT_SHOWN}")
+    store_skipped: bool = Field(description="Valkey unreachable or not configured: nothing could be read")
+
+
+def forward_event(events_url: str, raw: bytes, timeout_s: float) -> Response:
+    """POST `raw` to the event service; its answer (status, body, Retry-After) comes back unchanged."""
+    request = urllib.request.Request(
+        f"{events_url.rstrip('/')}/events", data=raw, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as resp:
+            return Response(resp.read(), status_code=resp.status, media_type="application/json")
+    except urllib.error.HTTPError as exc:
+        retry = exc.headers.get("Retry-After")
+        return Response(
+            exc.read(),
+            status_code=exc.code,
+            media_type="application/json",
+            headers={"Retry-After": retry} if retry else None,
+        )
+    except OSError as exc:
+        return JSONResponse({"detail": f"event service unreachable: {exc}"}, status_code=502)
+
+
 def create_app(config: ApiConfig) -> FastAPI:
-    """The API; OpenAPI at /openapi.json, docs at /docs."""
+    """The API; OpenAPI at /openapi.json, docs at /docs; the demo page at / with a catalog."""
     app = FastAPI(title="recsys homepage recommendations", version="1")
     triton = TritonRecommender(config.triton_url, config.model, config.timeout_s)
     fallback = _Fallback(config.redis_url)
+    catalog = DemoCatalog.load(config.catalog) if config.catalog is not None else None
+
+    def need_catalog() -> DemoCatalog:
+        if catalog is None:
+            raise HTTPException(
+                404, "no catalog configured: start the API with a catalog (ApiConfig.catalog)"
+            )
+        return catalog
+
+    @functools.cache
+    def top_users() -> list[RegisteredVisitor]:
+        """Scans the dataset's interactions once, on first use."""
+        return need_catalog().top_users(DEMO_USERS)
 
     @app.post("/v1/recommendations", response_model=RecommendationOut)
-    def recommend(body: RecommendationIn) -> RecommendationOut:
+    def recommend(body: RecommendationIn, response: Response) -> RecommendationOut:
+        started = time.perf_counter()
+        answer = _recommend(body)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.2f}"
+        return answer
+
+    def _recommend(body: RecommendationIn) -> RecommendationOut:
         request = RecommendationRequest(
             user_id=body.visitor(),
             device=body.device or "",
@@ -153,6 +242,66 @@ def create_app(config: ApiConfig) -> FastAPI:
             source="triton",
         )
 
+    @app.get("/v1/items", response_model=ItemsOut, responses={404: {"description": "no catalog configured"}})
+    def items(
+        ids: Annotated[
+            list[ItemId], Query(min_length=1, max_length=MAX_ITEMS, description="repeat: ids=a&ids=b")
+        ],
+    ) -> ItemsOut:
+        """Names, categories, prices and image URLs of catalog items (for the demo page)."""
+        known = need_catalog().items
+        return ItemsOut(
+            items=[known[i] for i in ids if i in known], unknown=[i for i in ids if i not in known]
+        )
+
+    @app.get("/v1/items/{item_id}/image", response_class=FileResponse, responses={404: {}})
+    def item_image(item_id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]) -> FileResponse:
+        """The dataset's generated picture of an item (images/<id>.png); 404 when it has none."""
+        path = need_catalog().image_path(item_id)
+        if path is None:
+            raise HTTPException(404, f"no image for item {item_id!r}")
+        return FileResponse(path, media_type="image/png")
+
+    @app.get("/v1/demo/visitors", response_model=DemoVisitors, responses={404: {}})
+    def demo_visitors() -> DemoVisitors:
+        """Users with the most history in the catalog's dataset, plus fresh anonymous and new-user ids."""
+        anonymous, new_user = fresh_visitor_ids()
+        return DemoVisitors(registered=top_users(), anonymous_id=anonymous, new_user_id=new_user)
+
+    @app.get("/v1/demo/visitors/{visitor}", response_model=VisitorStateOut, responses={404: {}})
+    def visitor_state(visitor: Annotated[str, StringConstraints(pattern=ID_PATTERN)]) -> VisitorStateOut:
+        """The visitor's top category and recent items as the homepage graph reads them.
+
+        Demo only, like every /v1/demo route: it shows anyone's online state, so it exists only
+        where a catalog is configured (local mode, a demo deployment), not on a public API.
+        """
+        need_catalog()
+        record = lookup_user(fallback.client, visitor, RECENT_SHOWN)
+        return VisitorStateOut(
+            visitor=visitor,
+            top_category=record.top_category,
+            recent_items=record.recent_items,
+            store_skipped=record.store_skipped,
+        )
+
+    @app.post(
+        "/v1/demo/events",
+        summary="Forward an event (or batch) to the event service",
+        responses={
+            404: {"description": "no event service configured"},
+            413: {"description": f"body over {MAX_EVENT_BODY} bytes"},
+            502: {"description": "event service unreachable"},
+        },
+    )
+    async def demo_events(request: Request) -> Response:
+        """The event service's contract (POST /events); its answer is passed through unchanged."""
+        if not config.events_url:
+            return JSONResponse({"detail": "no event service configured (ApiConfig.events_url)"}, 404)
+        raw = await request.body()
+        if len(raw) > MAX_EVENT_BODY:
+            return JSONResponse({"detail": f"body over {MAX_EVENT_BODY} bytes"}, 413)
+        return await run_in_threadpool(forward_event, config.events_url, raw, config.events_timeout_s)
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -166,4 +315,13 @@ def create_app(config: ApiConfig) -> FastAPI:
             ready = False
         return {"ready": True, "triton_ready": ready}
 
+    @app.get("/", include_in_schema=False, response_model=None)
+    def page() -> FileResponse | JSONResponse:
+        if catalog is None:
+            return JSONResponse(
+                {"detail": "the demo page needs a catalog (ApiConfig.catalog); see /docs"}, 404
+            )
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app
