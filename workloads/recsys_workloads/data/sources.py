@@ -6,6 +6,8 @@ modules are imported inside the functions that need them.
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -26,10 +28,16 @@ class GeneratorSpec(SpecModel):
     days: int = Field(14, ge=1, le=99, description="days of history")
     seed: int = Field(0, description="random seed; the same seed gives the same bytes")
     images: bool = Field(True, description="draw a product image per item (for CLIP embeddings)")
+    start_date: dt.date | None = Field(
+        None,
+        description="first day of history (UTC); default 2026-01-05. Local mode sets it so that history "
+        "ends yesterday and live events fall on the next day",
+    )
 
     def to_generator_config(self) -> GeneratorConfig:
         from recsys_workloads.data.generator import GeneratorConfig  # pyarrow: not in the operator image
 
+        dated = {"start_date": self.start_date} if self.start_date is not None else {}
         return GeneratorConfig(
             users=self.users,
             items=self.items,
@@ -37,6 +45,7 @@ class GeneratorSpec(SpecModel):
             days=self.days,
             seed=self.seed,
             images=self.images,
+            **dated,
         )
 
 
@@ -54,6 +63,11 @@ class DataSourcesSpec(SpecModel):
     images_uri: str | None = Field(None, description="item images by id, if not under uri/images")
     generator: GeneratorSpec | None = Field(
         None, description="knobs of the synthetic shop (layout generated)"
+    )
+    events_uri: str | None = Field(
+        None,
+        description="the event service's offline log (interactions/day=NN/*.parquet, days counted from the "
+        "same origin): its rows are added to the source's, so incremental runs learn from live events",
     )
 
     def problems(self) -> list[str]:
@@ -73,13 +87,38 @@ def prepare_canonical(sources: DataSourcesSpec, destination: Path, scratch: Path
     problems = sources.problems()
     if problems:
         raise ValueError("; ".join(problems))
+    if sources.events_uri is not None and "://" in sources.events_uri:
+        raise ValueError(f"only a local event log folder is read here, got {sources.events_uri!r}")
     if sources.layout == "generated":
         shop = scratch / "shop"
         generate((sources.generator or GeneratorSpec()).to_generator_config(), shop)
         ingest(shop, destination)
-        return destination
-    if sources.uri is None or "://" in sources.uri:
+    elif sources.uri is None or "://" in sources.uri:
         raise ValueError(f"only local folders are ingested here, got {sources.uri!r} (S3: issue 7)")
-    interactions = Path(sources.interactions_uri) if sources.interactions_uri else None
-    ingest(Path(sources.uri), destination, layout=sources.layout, interactions=interactions)
+    else:
+        interactions = Path(sources.interactions_uri) if sources.interactions_uri else None
+        ingest(Path(sources.uri), destination, layout=sources.layout, interactions=interactions)
+    if sources.events_uri is not None:
+        append_event_log(Path(sources.events_uri), destination)
     return destination
+
+
+def append_event_log(events: Path, destination: Path) -> int:
+    """Copy the event log's day partitions beside the ingested ones; returns the files added.
+
+    The event service writes canonical interaction rows partitioned by the dataset's own day
+    origin, so its parts join the dataset as they are (prefixed, so they never replace a part).
+    A missing log is no events yet, not an error.
+    """
+    from recsys_workloads.data import schema as s
+
+    source = events / s.INTERACTIONS_DIR
+    if not source.is_dir():
+        return 0
+    added = 0
+    for part in sorted(source.glob("day=*/*.parquet")):
+        target = destination / s.INTERACTIONS_DIR / part.parent.name / f"events-{part.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(part, target)
+        added += 1
+    return added

@@ -7,8 +7,10 @@ online clients get short socket timeouts and no retries.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -36,11 +38,19 @@ def store_errors(what: str) -> Iterator[None]:
         raise OnlineStoreUnavailableError(f"{what}: online store unreachable: {exc}") from exc
 
 
+PASSWORD_ENV = "VALKEY_PASSWORD"  # set from the spec's passwordSecretRef in the cluster
+
+
 def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:
-    """A client with `timeout_s` connect/read timeouts and no retries (fail fast, fall back)."""
+    """A client with `timeout_s` connect/read timeouts and no retries (fail fast, fall back).
+
+    A URL without a password takes `$VALKEY_PASSWORD`, so secrets never sit in config files.
+    """
+    password = os.environ.get(PASSWORD_ENV) or None
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         retry=Retry(NoBackoff(), 0),
+        **({"password": password} if password and urlsplit(url).password is None else {}),
     )

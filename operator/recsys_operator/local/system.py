@@ -1,0 +1,600 @@
+"""`recsys local up|status|train|down`: one RecommenderSystem on one machine, real components.
+
+The operator's own reconcilers do the deciding: the RecommenderSystem reconcile runs
+against `LocalCluster` (its conditions, its initial TrainingRun), TrainingRuns go through
+the TrainingRun reconcile with kfp.local's runner, and promotion uses the same rollout as
+the cluster. What differs is only how workloads exist: redis-server instead of the Valkey
+StatefulSet, a `tritonserver` process instead of the Deployment, a folder instead of the
+model volume, the event service and the API as uvicorn processes. All on loopback.
+
+Layout of the work folder: `state.json` (see state.py), `data/canonical` (the dataset the
+event service and API read), `runs/` (pipeline runs; `runs/<ns>-<name>/models` holds the
+numbered model versions), `redis/`, `serving/` (Triton's repository and log), `events/`
+(the event log the incremental runs learn from), `api/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+from recsys_operator.adapters import pipelines as pipeline_adapter
+from recsys_operator.adapters.eks import CapacityState
+from recsys_operator.api.recommender_system import KIND, RecommenderSystemSpec
+from recsys_operator.local import processes
+from recsys_operator.local.cluster import LocalCluster
+from recsys_operator.local.state import LocalState, ProcessRecord, load, locked, save
+from recsys_operator.manifests import training
+from recsys_operator.manifests.common import Owner
+from recsys_operator.reconcilers import recommender_system as rs_reconciler
+from recsys_operator.reconcilers import training_run as tr_reconciler
+from recsys_workloads.pipelines.runner import LocalRunner
+from recsys_workloads.runtime import toolchain as tc
+from recsys_workloads.runtime.ports import LOOPBACK, free_ports, port_is_open
+from recsys_workloads.runtime.process import ManagedProcess, ServerStartError
+
+COMPONENTS = ("redis", "triton", "events", "api")  # start order; stopped in reverse
+LABEL_OF = {"valkey": "redis", "triton": "triton", "events": "events", "api": "api"}
+FINISHED = ("SUCCEEDED", "FAILED", "CANCELED")
+WAL_FLUSH_S = 1.0
+ROLLOUT_PARALLEL = 2  # concurrent step loads: one per core here, so serving keeps a share of CPU
+
+
+class LocalModeError(RuntimeError):
+    """A clear, user-facing reason local mode cannot go on (nothing half-done is left behind)."""
+
+
+# --- the spec file -------------------------------------------------------------------------
+
+
+def read_spec_file(path: Path) -> tuple[str, dict[str, Any]]:
+    """Name and spec of the RecommenderSystem in a YAML file (the same file a cluster gets)."""
+    try:
+        documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    except OSError as exc:
+        raise LocalModeError(f"cannot read {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise LocalModeError(f"{path} is not valid YAML: {exc}") from exc
+    found = [d for d in documents if isinstance(d, dict) and d.get("kind") == KIND]
+    if len(found) != 1:
+        raise LocalModeError(f"{path} must hold exactly one {KIND}, found {len(found)}")
+    name = (found[0].get("metadata") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        raise LocalModeError(f"{path}: metadata.name is required")
+    spec = found[0].get("spec") or {}
+    parsed, problems = rs_reconciler.spec_problems(spec)
+    if parsed is None or problems:
+        raise LocalModeError(f"{path}: invalid spec:\n  " + "\n  ".join(problems))
+    return name, spec
+
+
+def localize(
+    spec: dict[str, Any], workdir: Path, today: dt.date, previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Local-mode defaults: a generated shop whose history ends yesterday, the local event log.
+
+    Kept from `previous` once chosen, so a second `up` on another day trains on the same shop.
+    """
+    out = yaml.safe_load(yaml.safe_dump(spec))  # a deep, plain copy
+    sources = out.setdefault("dataSources", {})
+    sources.setdefault("eventsUri", str(events_dir(workdir)))
+    if sources.get("layout", "generated") == "generated":
+        generator = sources.setdefault("generator", {})
+        kept = ((previous or {}).get("dataSources") or {}).get("generator") or {}
+        if "startDate" not in generator:
+            days = int(generator.get("days", 14))
+            generator["startDate"] = kept.get("startDate") or (today - dt.timedelta(days=days)).isoformat()
+    return dict(out)
+
+
+def events_dir(workdir: Path) -> Path:
+    return workdir.resolve() / "events"
+
+
+def canonical_dir(workdir: Path) -> Path:
+    return workdir.resolve() / "data" / "canonical"
+
+
+# --- the system ----------------------------------------------------------------------------
+
+
+class LocalSystem:
+    """One work folder = one RecommenderSystem; every public method takes the folder's lock."""
+
+    def __init__(
+        self, workdir: Path, console: Console | None = None, toolchain: tc.Toolchain | None = None
+    ) -> None:
+        self.workdir = workdir.resolve()
+        self.console = console or Console()
+        self._toolchain = toolchain
+
+    @property
+    def toolchain(self) -> tc.Toolchain:
+        if self._toolchain is None:
+            self._toolchain = tc.discover()
+        return self._toolchain
+
+    # -- commands --
+
+    def up(self, spec_file: Path, timeout_s: float = 3600) -> LocalState:
+        name, spec = read_spec_file(spec_file)
+        with locked(self.workdir):
+            state = load(self.workdir)
+            if state is not None and state.name != name:
+                raise LocalModeError(
+                    f"{self.workdir} holds recommender {state.name!r}, not {name!r}: use another --workdir"
+                )
+            effective = localize(spec, self.workdir, dt.date.today(), state.spec if state else None)
+            if state is None:
+                state = LocalState(name=name, spec=effective)
+            elif effective != state.spec:
+                state.spec, state.generation = effective, state.generation + 1
+            self._up(state, timeout_s)
+            return state
+
+    def status(self) -> LocalState:
+        state = self._require_state()
+        self._reconcile(state)
+        return state
+
+    def train(self, incremental: bool = True, timeout_s: float = 3600) -> LocalState:
+        with locked(self.workdir):
+            state = self._require_state()
+            with self._local_runner_env():
+                if incremental:
+                    self._flush_events(state)
+                    owner = self._owner(state)
+                    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+                    run = training.training_run(
+                        owner, owner.child_name(f"incremental-{stamp}"), "Incremental"
+                    )
+                    self._cluster(state).apply(run)
+                    state.status["lastTrainingRun"] = run["metadata"]["name"]
+                    save(self.workdir, state)
+                self._drive_training_runs(state, timeout_s)
+                self._serve_current(state)
+                self._reconcile(state)
+            save(self.workdir, state)
+            return state
+
+    def down(self) -> list[str]:
+        """Stop every server (newest first); data, models and the event log stay."""
+        with locked(self.workdir):
+            state = load(self.workdir)
+            if state is None:
+                return []
+            stopped = []
+            for name in reversed(COMPONENTS):
+                record = state.processes.pop(name, None)
+                if record is not None and processes.stop(record):
+                    stopped.append(name)
+            self._reconcile(state)
+            save(self.workdir, state)
+            return stopped
+
+    # -- up, step by step --
+
+    def _up(self, state: LocalState, timeout_s: float) -> None:
+        self._forget_dead(state)
+        canonical = self._ensure_canonical(state)
+        self._ensure_redis(state)
+        if not state.online_warmed:
+            self._warm(state, canonical)
+        save(self.workdir, state)
+        with self._local_runner_env():
+            self._reconcile(state)  # creates the initial TrainingRun when no model exists
+            save(self.workdir, state)
+            self._drive_training_runs(state, timeout_s)
+        self._serve_current(state)
+        self._ensure_python_service(state, "events")
+        self._ensure_python_service(state, "api")
+        self._reconcile(state)
+        save(self.workdir, state)
+
+    def _forget_dead(self, state: LocalState) -> None:
+        """A crashed or killed server is stopped for good (its group too) and started afresh."""
+        for name in reversed(COMPONENTS):
+            record = state.processes.get(name)
+            if record is not None and not processes.healthy(record):
+                processes.stop(record, grace_s=5)
+                del state.processes[name]
+                self.console.print(f"[yellow]{name} (pid {record.pid}) was not healthy: restarting it[/]")
+
+    def _ensure_canonical(self, state: LocalState) -> Path:
+        """The dataset the event service and API read: the pipelines' data step, run once here.
+
+        Generation is deterministic (seed and start date are in the spec), so it matches
+        what the pipeline's own data step produces from the same spec.
+        """
+        from recsys_workloads.data import schema as s
+        from recsys_workloads.data.sources import DataSourcesSpec, prepare_canonical
+
+        canonical = canonical_dir(self.workdir)
+        if (canonical / s.MANIFEST_FILE).exists():
+            return canonical
+        sources = DataSourcesSpec.model_validate(state.spec.get("dataSources") or {})
+        sources = sources.model_copy(update={"events_uri": None})
+        started = time.monotonic()
+        with self.console.status("preparing the dataset (generate or ingest, validate)"):
+            staging = canonical.with_name(".canonical-staging")
+            if staging.exists():
+                import shutil
+
+                shutil.rmtree(staging)
+            prepare_canonical(sources, staging, self.workdir / "data" / ".scratch")
+            staging.rename(canonical)
+        self.console.print(f"dataset ready in {canonical} ({time.monotonic() - started:.0f} s)")
+        return canonical
+
+    def _ensure_redis(self, state: LocalState) -> None:
+        if "redis" in state.processes:
+            return
+        from recsys_workloads.runtime.redis_server import RedisServer
+
+        port = self._port(state, "redis", "redis")
+        server = RedisServer(self.toolchain.redis_server, self._dir("redis"), port=port, persistent=True)
+        server.start()
+        state.processes["redis"] = processes.record_of("redis", server.process, {"redis": port}, server.url)
+        save(self.workdir, state)
+        self.console.print(
+            f"[green]redis-server[/] {server.url} (pid {server.process.pid}, append-only file)"
+        )
+
+    def _warm(self, state: LocalState, canonical: Path) -> None:
+        from recsys_workloads.online.client import connect
+        from recsys_workloads.online.seen_filter import SeenFilterConfig
+        from recsys_workloads.online.warmup import warm_online_state
+
+        seen = SeenFilterConfig.model_validate(state.spec.get("filtering") or {})
+        with self.console.status("warming Valkey from history (popularity, seen filters, recent items)"):
+            summary = warm_online_state(connect(self.redis_url(state), timeout_s=10.0), canonical, seen)
+        state.online_warmed = True
+        self.console.print(
+            f"online state: {summary.popularity_rows:,} popularity rows, {summary.visitors:,} visitors, "
+            f"{summary.seen_items:,} seen items"
+        )
+
+    # -- training --
+
+    def _drive_training_runs(self, state: LocalState, timeout_s: float) -> None:
+        """Reconcile every unfinished TrainingRun until its pipeline ends (one at a time)."""
+        cluster = self._cluster(state)
+        runner = LocalRunner(pipeline_adapter.local_runs_root())
+        for run in cluster.objects_of("TrainingRun"):
+            if (run.get("status") or {}).get("state") in FINISHED:
+                continue
+            name = run["metadata"]["name"]
+            started, printed = time.monotonic(), set[str]()
+            with self.console.status(f"TrainingRun {name}: submitting") as spinner:
+                while True:
+                    current = cluster.get(run["apiVersion"], "TrainingRun", name, state.namespace) or run
+                    status = tr_reconciler.reconcile(current, state.body(), runner)
+                    cluster.patch_status(run["apiVersion"], "TrainingRun", name, state.namespace, status)
+                    save(self.workdir, state)
+                    self._print_steps(runner, status.get("kfpRunId"), printed)
+                    elapsed = time.monotonic() - started
+                    spinner.update(
+                        f"TrainingRun {name}: {str(status.get('state', '')).lower()} for {elapsed:.0f} s"
+                    )
+                    if status.get("state") in FINISHED:
+                        break
+                    if elapsed > timeout_s:
+                        runner.cancel(status["kfpRunId"])
+                        raise LocalModeError(f"TrainingRun {name} ran over {timeout_s:.0f} s: canceled")
+                    time.sleep(2.0)
+            self._report_run(name, status, runner)
+
+    def _print_steps(self, runner: LocalRunner, run_id: str | None, printed: set[str]) -> None:
+        """Each pipeline step's wall time, once, as the run log reports it."""
+        from recsys_workloads.pipelines.steps import step_timings
+
+        if run_id is None:
+            return
+        log = runner.run_dir(run_id) / "run.log"
+        if not log.exists():
+            return
+        for step, seconds in step_timings(log.read_text(errors="replace")).items():
+            if step not in printed:
+                printed.add(step)
+                self.console.print(f"  [dim]step[/] {step}: {seconds:.1f} s")
+
+    def _report_run(self, name: str, status: dict[str, Any], runner: LocalRunner) -> None:
+        if status.get("state") != "SUCCEEDED":
+            conditions = {c["type"]: c for c in status.get("conditions", [])}
+            message = conditions.get("Failed", {}).get("message", "")
+            log = runner.run_dir(status["kfpRunId"]) / "run.log"
+            raise LocalModeError(f"TrainingRun {name} {status.get('state')}: {message} (log: {log})")
+        metrics = ", ".join(
+            f"{k} {v:.3f}" for k, v in (status.get("metrics") or {}).items() if isinstance(v, float)
+        )
+        versions = status.get("modelVersions") or {}
+        produced = f"version {versions['homepage']}" if versions else "no new version (did not pass the gate)"
+        self.console.print(f"[green]TrainingRun {name} succeeded[/]: {produced}; {metrics}")
+
+    # -- serving --
+
+    def _newest_trained_version(self, state: LocalState) -> int | None:
+        """The newest version a finished, promotable TrainingRun produced."""
+        best = None
+        for run in self._cluster(state).objects_of("TrainingRun"):
+            status = run.get("status") or {}
+            if status.get("state") != "SUCCEEDED" or (run.get("spec") or {}).get("promote", "Auto") != "Auto":
+                continue
+            version = (status.get("modelVersions") or {}).get("homepage")
+            if isinstance(version, int) and (best is None or version > best):
+                best = version
+        return best
+
+    def version_dir(self, state: LocalState, version: int) -> Path:
+        storage = pipeline_adapter.storage_for(state.namespace, state.name)
+        return Path(storage.model_repository) / str(version)
+
+    def _serve_current(self, state: LocalState) -> None:
+        """Start Triton on the newest version, or roll a newer one into the running Triton."""
+        with self._local_runner_env():
+            target = self._newest_trained_version(state)
+            model = dict(state.status.get("model") or {})
+            current = model.get("currentVersion")
+            if target is None:
+                raise LocalModeError(
+                    "no trained model version yet: the initial TrainingRun did not produce one"
+                )
+            record = state.processes.get("triton")
+            if record is None:
+                serving = current if isinstance(current, int) else target
+                if serving != target and model.get("transition") != "BlockedByFailedLoad":
+                    serving = target
+                self._start_triton(state, serving)
+                model.update(currentVersion=serving, transition="UpToDate")
+                if current is not None and current != serving:
+                    model["previousVersion"] = current
+            elif target != current and model.get("transition") != "BlockedByFailedLoad":
+                model.update(self._roll_out(state, record, current, target))
+            state.status["model"] = model
+            state.status["endpoint"] = (
+                state.processes["triton"].url.replace("http://", "") if "triton" in state.processes else None
+            )
+        save(self.workdir, state)
+
+    def _start_triton(self, state: LocalState, version: int) -> None:
+        from recsys_workloads.runtime.triton_server import TritonPorts, TritonServer
+        from recsys_workloads.serving.repository import ENSEMBLE_OF, build_version_repository
+
+        spec = RecommenderSystemSpec.model_validate(state.spec)
+        graph = spec.serving_graph()
+        repository = self._dir("serving") / "repository"
+        marker = self._dir("serving") / "version"
+        built = marker.read_text().strip() if marker.exists() and repository.exists() else None
+        if built != str(version):
+            with self.console.status(
+                f"building the {graph.graph} repository of version {version} (validated in Triton)"
+            ):
+                build_version_repository(
+                    self.version_dir(state, version),
+                    repository,
+                    self.redis_url(state),
+                    graphs=(graph.graph,),
+                    config=graph,
+                    toolchain=self.toolchain,
+                )
+            marker.write_text(str(version))
+        ports = self._ports(state, "triton", ("http", "grpc", "metrics"))
+        server = TritonServer(
+            self.toolchain,
+            repository,
+            self._dir("serving"),
+            model_control="explicit",
+            load_models=[ENSEMBLE_OF[graph.graph], "homepage_popular"],
+            ports=TritonPorts(**ports),
+        )
+        with self.console.status("starting tritonserver"):
+            server.start(timeout_s=300)
+        state.processes["triton"] = processes.record_of(
+            "triton", server.process, ports, f"http://{server.http_url}"
+        )
+        save(self.workdir, state)
+        self.console.print(
+            f"[green]tritonserver[/] gRPC {server.grpc_url}, HTTP {server.http_url} "
+            f"(pid {server.process.pid}), model version {version}, graph {graph.graph}"
+        )
+
+    def _roll_out(
+        self, state: LocalState, record: ProcessRecord, current: int | None, target: int
+    ) -> dict[str, Any]:
+        """The cluster's rollout on the running Triton: every step reloaded onto `target`, canary, or back.
+
+        On success the repository on disk is rewritten for `target` too, so a restarted
+        Triton comes up on the version that was serving.
+        """
+        from recsys_workloads.serving.repository import ENSEMBLE_OF, build_version_repository
+        from recsys_workloads.serving.rollout import switch_triton
+
+        spec = RecommenderSystemSpec.model_validate(state.spec)
+        graph = spec.serving_graph()
+        started = time.monotonic()
+        with self.console.status(
+            f"rolling version {target} into the running Triton (version {current} serves)"
+        ):
+            result = switch_triton(
+                record.url.removeprefix("http://"),
+                self.version_dir(state, target),
+                ENSEMBLE_OF[graph.graph],
+                parallel=ROLLOUT_PARALLEL,
+            )
+        if result.transition != "UpToDate":
+            self.console.print(f"[red]version {target} was not rolled out[/]: {result.message}")
+            return {"currentVersion": current, "transition": result.transition, "message": result.message}
+        build_version_repository(
+            self.version_dir(state, target),
+            self._dir("serving") / "repository",
+            self.redis_url(state),
+            graphs=(graph.graph,),
+            config=graph,
+        )
+        (self._dir("serving") / "version").write_text(str(target))
+        self.console.print(
+            f"[green]version {target} serves[/] (was {current}): switched in {time.monotonic() - started:.1f} s"
+        )
+        return {"currentVersion": target, "previousVersion": current, "transition": "UpToDate", "message": ""}
+
+    def _ensure_python_service(self, state: LocalState, name: str) -> None:
+        if name in state.processes:
+            return
+        port = self._port(state, name, "http")
+        config_path = self._dir(name) / "config.json"
+        config_path.write_text(self._service_config(state, name))
+        module = {"events": "recsys_workloads.events.cli", "api": "recsys_workloads.serving.cli"}[name]
+        argv = [
+            sys.executable,
+            "-m",
+            module,
+            "serve",
+            "--config",
+            str(config_path),
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+        ]
+        process = ManagedProcess(name, argv, self._dir(name) / f"{name}.log", cwd=self.workdir, ports=[port])
+        url = f"http://{LOOPBACK}:{port}"
+        process.start()
+        process.wait_ready(lambda: processes.http_ok(url + "/healthz"), timeout_s=120)
+        state.processes[name] = processes.record_of(name, process, {"http": port}, url)
+        save(self.workdir, state)
+        self.console.print(
+            f"[green]{'event service' if name == 'events' else 'recommendation API'}[/] {url} (pid {process.pid})"
+        )
+
+    def _service_config(self, state: LocalState, name: str) -> str:
+        if name == "events":
+            from recsys_workloads.events.config import EventServiceConfig, WalConfig
+            from recsys_workloads.online.popularity import PopularityConfig
+            from recsys_workloads.online.seen_filter import SeenFilterConfig
+
+            events = EventServiceConfig(
+                redis_url=self.redis_url(state),
+                catalog=canonical_dir(self.workdir),
+                log_dir=events_dir(self.workdir),
+                writer_id="local",
+                wal=WalConfig(flush_interval_s=WAL_FLUSH_S),
+                seen_filter=SeenFilterConfig.model_validate(state.spec.get("filtering") or {}),
+                popularity=PopularityConfig.model_validate(state.spec.get("popularity") or {}),
+            )
+            return events.model_dump_json(by_alias=True)
+        from recsys_workloads.serving.api import ApiConfig
+        from recsys_workloads.serving.repository import ENSEMBLE_OF
+
+        spec = RecommenderSystemSpec.model_validate(state.spec)
+        triton = state.processes["triton"].ports
+        api = ApiConfig(
+            triton_url=f"{LOOPBACK}:{triton['grpc']}",
+            model=ENSEMBLE_OF[spec.serving.graph],
+            timeout_s=spec.api.timeout_s,
+            redis_url=self.redis_url(state),
+            catalog=canonical_dir(self.workdir),
+            events_url=state.processes["events"].url,
+        )
+        return api.model_dump_json()
+
+    def _flush_events(self, state: LocalState) -> None:
+        """Wait (briefly) until the event service has turned its WAL into parquet parts."""
+        wal = events_dir(self.workdir) / "wal"
+        deadline = time.monotonic() + 10 * WAL_FLUSH_S + 5
+        while time.monotonic() < deadline:
+            pending = [p for p in wal.glob("*.jsonl") if p.stat().st_size > 0] if wal.exists() else []
+            if not pending or "events" not in state.processes:
+                return
+            time.sleep(WAL_FLUSH_S / 2)
+        self.console.print(
+            "[yellow]the event service still holds unflushed events: they join the next run[/]"
+        )
+
+    # -- reconcile --
+
+    def _reconcile(self, state: LocalState) -> None:
+        with self._local_runner_env():
+            status = rs_reconciler.reconcile(state.body(), self._cluster(state), eks=_no_eks)
+        state.status.update(status)
+
+    def _cluster(self, state: LocalState) -> LocalCluster:
+        def ready(component: str) -> bool:
+            record = state.processes.get(LABEL_OF.get(component, component))
+            return record is not None and processes.healthy(record)
+
+        return LocalCluster(state, ready)
+
+    # -- small helpers --
+
+    def _require_state(self) -> LocalState:
+        state = load(self.workdir)
+        if state is None:
+            raise LocalModeError(f"nothing in {self.workdir}: run `recsys local up -f <spec.yaml>` first")
+        return state
+
+    def _owner(self, state: LocalState) -> Owner:
+        return Owner(name=state.name, namespace=state.namespace, uid=state.uid)
+
+    def redis_url(self, state: LocalState) -> str:
+        return state.processes["redis"].url
+
+    def _dir(self, name: str) -> Path:
+        path = self.workdir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _port(self, state: LocalState, component: str, key: str) -> int:
+        return self._ports(state, component, (key,))[key]
+
+    def _ports(self, state: LocalState, component: str, keys: tuple[str, ...]) -> dict[str, int]:
+        """The ports `component` had last time if they are all free again (stable URLs), else fresh ones."""
+        remembered = state.ports.get(component) or {}
+        if all(k in remembered for k in keys) and not any(port_is_open(remembered[k]) for k in keys):
+            chosen = {k: remembered[k] for k in keys}
+        else:
+            chosen = dict(zip(keys, free_ports(len(keys)), strict=True))
+        state.ports[component] = chosen
+        return chosen
+
+    @contextlib.contextmanager
+    def _local_runner_env(self) -> Iterator[None]:
+        """The operator's pipeline adapter in local mode, with this folder as its runs root."""
+        saved = {k: os.environ.get(k) for k in (pipeline_adapter.RUNNER_ENV, pipeline_adapter.LOCAL_RUNS_ENV)}
+        os.environ[pipeline_adapter.RUNNER_ENV] = "local"
+        os.environ[pipeline_adapter.LOCAL_RUNS_ENV] = str(self._dir("runs"))
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+class _NoNodeGroups:
+    """Local mode has no cloud: an EKS node group is reported, not reconciled."""
+
+    def reconcile(self, cluster: str, node_group: str, min_nodes: int, max_nodes: int) -> CapacityState:
+        return CapacityState(
+            ready=True, message=f"local mode: EKS node group {cluster}/{node_group} not managed"
+        )
+
+
+def _no_eks() -> Any:
+    return _NoNodeGroups()
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, ServerStartError | LocalModeError | tc.ToolchainError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
