@@ -105,3 +105,22 @@ def resume_promotion(body: kopf.Body, namespace: str | None, **_: Any) -> None:
     parent = _parent(body, namespace or "")
     if parent is not None:
         _promote(body, body.get("status") or {}, parent)
+
+
+@kopf.on.delete(*RESOURCE, when=_unfinished)
+def cancel_in_flight(body: kopf.Body, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
+    """A deleted run stops its pipeline (a KFP run outlives its object otherwise).
+
+    Never blocks the deletion: the parent may already be gone (Argo CD deletes in any
+    order), then the default runner is used; a failure is logged and the finalizer released.
+    """
+    run_id = (body.get("status") or {}).get("kfpRunId")
+    if not run_id:
+        return
+    try:
+        parent = _parent(body, namespace or "")
+        spec = RecommenderSystemSpec.model_validate((parent or {}).get("spec") or {})
+        runner_for(spec).cancel(str(run_id))
+        logger.info(f"canceled pipeline run {run_id}")
+    except Exception as exc:  # see docstring: never block deletion
+        logger.warning(f"pipeline run {run_id} may still be running: {exc}")

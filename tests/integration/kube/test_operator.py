@@ -179,3 +179,36 @@ def _exists(read: Callable[[], Any]) -> bool:
             return False
         raise
     return True
+
+
+def test_deleting_a_running_training_run_cancels_its_pipeline(
+    kube_cluster: KubeCluster, namespace: str, operator: KopfRunner, tmp_path: Path
+) -> None:
+    objects = client.CustomObjectsApi(kube_cluster.api)
+    _create(objects, namespace, "homepage", SPEC)
+
+    def submitted() -> str | None:
+        try:
+            run = objects.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, "trainingruns", "homepage-initial"
+            )
+        except client.ApiException:
+            return None
+        return (run.get("status") or {}).get("kfpRunId")
+
+    run_id = _until("the initial run's pipeline", submitted)
+    runs = LocalRunner(tmp_path / "runs")
+    assert not runs.status(run_id).finished
+    objects.delete_namespaced_custom_object(GROUP, VERSION, namespace, "trainingruns", "homepage-initial")
+
+    def gone() -> bool:
+        try:
+            objects.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, "trainingruns", "homepage-initial"
+            )
+        except client.ApiException as exc:
+            return bool(exc.status == 404)
+        return False
+
+    _until("the TrainingRun to be deleted", gone)
+    assert runs.status(run_id).state == "CANCELED"
