@@ -22,6 +22,7 @@ class Storage(BaseModel):
 
     artifact_root: str
     model_repository: str
+    model_volume_claim: str | None = None  # mounted into the pipeline steps; None in local mode
 
 
 def local_mode() -> bool:
@@ -48,6 +49,7 @@ def storage_for(namespace: str, recommender: str) -> Storage:
     return Storage(
         artifact_root=f"{root.rstrip('/')}/{namespace}/{recommender}",
         model_repository=os.environ.get(MODEL_MOUNT_ENV, DEFAULT_MODEL_MOUNT),
+        model_volume_claim=f"{recommender}-models",  # manifests.triton.model_volume_claim's name
     )
 
 

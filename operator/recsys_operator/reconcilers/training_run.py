@@ -19,7 +19,7 @@ from recsys_operator.api.conditions import Condition, set_condition
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.api.training_run import TrainingMetrics, TrainingRunSpec
 from recsys_operator.manifests.desired import ENSEMBLE
-from recsys_workloads.pipelines.config import PipelineConfig, Toleration
+from recsys_workloads.pipelines.config import PipelineConfig, Toleration, apply_overrides
 from recsys_workloads.pipelines.runner import PipelineRunner, RunStatus
 
 DEFAULT_PIPELINES = {"Initial": "initial", "Incremental": "incremental"}
@@ -39,7 +39,7 @@ def pipeline_config(
     fine_tune = parent.models.fine_tune.model_copy(
         update={"replay_ratio": parent.training.history_replay_ratio}
     )
-    return PipelineConfig(
+    config = PipelineConfig(
         recommender=recommender,
         run_type=run.type,
         data_sources=parent.data_sources,
@@ -49,7 +49,9 @@ def pipeline_config(
         model_repository=storage.model_repository,
         gpu=parent.training.gpu,
         tolerations=[GPU_TOLERATION] if parent.training.gpu else [],
+        model_volume_claim=storage.model_volume_claim,
     )
+    return apply_overrides(config, run.parameters, start=run.data_window.start, end=run.data_window.end)
 
 
 def _conditions(status: Mapping[str, Any]) -> list[Condition]:
@@ -114,7 +116,10 @@ def reconcile(
                 current, "InvalidRecommender", f"{spec.recommender_ref.name} has an invalid spec", generation
             )
         storage = storage_for(str(meta["namespace"]), spec.recommender_ref.name)
-        config = pipeline_config(spec.recommender_ref.name, parent_spec, spec, storage)
+        try:
+            config = pipeline_config(spec.recommender_ref.name, parent_spec, spec, storage)
+        except ValueError as exc:  # spec.parameters or spec.dataWindow the pipeline cannot take
+            return _failed(current, "InvalidParameters", str(exc), generation)
         run_id = runner.submit(pipelines[spec.type], {"config": config.to_argument()}, run_name(meta))
     run = runner.status(run_id)
     result: dict[str, Any] = {

@@ -35,6 +35,52 @@ class FakeKfp:
         if error:
             run["error"] = {"code": 2, "message": error}
 
+    def succeed(self, run_id: str) -> None:
+        """Finish a run as KFP v2 reports it: task details whose outputs are ML Metadata artifact ids."""
+        self.set_state(run_id, "RUNNING")
+        self.set_state(run_id, "SUCCEEDED")
+        run = self.runs[run_id]
+        run["finished_at"] = "2026-11-22T10:20:00Z"
+        run["run_details"] = _run_details(run_id, run["pipeline_spec"])
+
+
+def _run_details(run_id: str, submitted: dict[str, Any]) -> dict[str, Any]:
+    """What `GET /apis/v2beta1/runs/{id}` carries for a finished v2 run (shape of KFP 2.x servers).
+
+    Output parameters and metrics are not in it: only artifact ids, names and states.
+    """
+    spec = submitted.get("pipeline_spec", submitted)  # with a platform spec the client nests it
+    components = spec["components"]
+    tasks = []
+    artifact_id = 100
+    for number, (name, task) in enumerate(sorted(spec["root"]["dag"]["tasks"].items())):
+        outputs = components[task["componentRef"]["name"]].get("outputDefinitions", {}).get("artifacts", {})
+        ids = {}
+        for output in sorted(outputs):
+            artifact_id += 1
+            ids[output] = {"artifact_ids": [str(artifact_id)]}
+        pod = f"{spec['pipelineInfo']['name']}-x7k2p-system-container-impl-{1000 + number}"
+        tasks.append(
+            {
+                "run_id": run_id,
+                "task_id": uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/{name}").hex,
+                "display_name": name,
+                "create_time": "2026-11-22T10:00:05Z",
+                "start_time": "2026-11-22T10:00:06Z",
+                "end_time": "2026-11-22T10:19:00Z",
+                "executor_detail": {"main_job": pod},
+                "state": "SUCCEEDED",
+                "execution_id": str(40 + number),
+                "outputs": ids,
+                "state_history": [
+                    {"update_time": "2026-11-22T10:00:06Z", "state": "RUNNING"},
+                    {"update_time": "2026-11-22T10:19:00Z", "state": "SUCCEEDED"},
+                ],
+                "pod_name": pod,
+            }
+        )
+    return {"pipeline_context_id": "11", "pipeline_run_context_id": "12", "task_details": tasks}
+
 
 def _handler(api: FakeKfp) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):

@@ -1,13 +1,15 @@
-"""The KFP server runner: submit the compiled pipeline, poll its states, cancel it."""
+"""The KFP server runner: submit the compiled pipeline, poll its states and outputs, cancel it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from recsys_workloads.pipelines.config import PipelineConfig
 from recsys_workloads.pipelines.runner import KfpClientRunner
+from recsys_workloads.pipelines.training import record_outputs
 
 
 def test_submit_sends_the_compiled_pipeline_with_its_arguments(fake_kfp: Any) -> None:
@@ -54,3 +56,66 @@ def test_submitting_the_same_run_name_twice_creates_one_run(fake_kfp: Any) -> No
     second = runner.submit("data", {"config": PipelineConfig().to_argument()}, run_name="shop-homepage-1234")
     assert first == second
     assert len(fake_kfp.runs) == 1
+
+
+def _recorded(run_id: str, config: PipelineConfig, version: int, accepted: bool) -> None:
+    """What the run's last step does on the cluster: the component's own body, with KFP's artifacts."""
+    from kfp import dsl
+
+    metrics = dsl.Metrics(name="metrics", uri=f"s3://recsys/kfp/{run_id}/fine-tune/metrics")
+    for name, value in {
+        "k": 100.0,
+        "recall_at_k": 0.31,
+        "auc": 0.74,
+        "logloss": 0.52,
+        "accepted": 1.0,
+    }.items():
+        metrics.log_metric(name, value)
+    report = dsl.Markdown(name="report", uri=f"s3://recsys/kfp/{run_id}/fine-tune/report")
+    record_outputs.python_func(
+        config=config.to_argument(),
+        run_id=run_id,
+        metrics=metrics,
+        report=report,
+        version=version,
+        accepted=accepted,
+    )
+
+
+def test_a_succeeded_run_reports_the_outputs_its_last_step_recorded(fake_kfp: Any, tmp_path: Path) -> None:
+    from recsys_operator.reconcilers.training_run import run_outputs
+
+    runner = KfpClientRunner(host=fake_kfp.url)
+    config = PipelineConfig(artifact_root=str(tmp_path / "artifacts"), run_type="Incremental")
+    run_id = runner.submit("incremental", {"config": config.to_argument()}, run_name="shop-homepage-5678")
+    _recorded(run_id, config, version=3, accepted=True)
+    assert runner.status(run_id).outputs == {}  # still pending: outputs are read once it succeeded
+    fake_kfp.succeed(run_id)
+    status = runner.status(run_id)
+    assert status.state == "SUCCEEDED"
+    assert status.outputs["version"] == 3 and status.outputs["accepted"] is True
+    metrics = status.outputs["metrics"]
+    assert isinstance(metrics, dict) and metrics["metadata"]["recall_at_k"] == 0.31
+    assert metrics["uri"] == f"s3://recsys/kfp/{run_id}/fine-tune/metrics"
+    # the operator reads them exactly as it reads the local runner's
+    mirrored = run_outputs(status)
+    assert list(mirrored["modelVersions"].values()) == [3]
+    assert mirrored["metrics"]["recallAtK"] == 0.31 and mirrored["metrics"]["auc"] == 0.74
+
+
+def test_a_succeeded_run_without_recorded_outputs_reports_none(fake_kfp: Any, tmp_path: Path) -> None:
+    runner = KfpClientRunner(host=fake_kfp.url)
+    config = PipelineConfig(artifact_root=str(tmp_path / "artifacts"))
+    run_id = runner.submit("initial", {"config": config.to_argument()}, run_name="r")
+    fake_kfp.succeed(run_id)
+    status = runner.status(run_id)
+    assert status.state == "SUCCEEDED" and status.outputs == {}
+
+
+def test_the_submitted_pipeline_carries_the_kubernetes_platform_spec(fake_kfp: Any) -> None:
+    runner = KfpClientRunner(host=fake_kfp.url)
+    run_id = runner.submit("initial", {"config": PipelineConfig().to_argument()}, run_name="r")
+    submitted = fake_kfp.runs[run_id]["pipeline_spec"]
+    executors = submitted["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert {"exec-train-two-tower", "exec-train-dlrm", "exec-export-model"} == set(executors)
+    assert submitted["pipeline_spec"]["pipelineInfo"]["name"] == "recsys-initial"

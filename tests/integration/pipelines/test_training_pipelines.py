@@ -49,7 +49,6 @@ def tiny_config(root: Path, **changes: Any) -> PipelineConfig:
         "models": TINY_MODELS,
         "artifactRoot": str(root / "artifacts"),
         "modelRepository": str(root / "models"),
-        "trainDays": [0, 1],
     }
     return PipelineConfig.model_validate({**base, **changes})
 
@@ -73,10 +72,11 @@ class Runs:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     root = tmp_path_factory.mktemp("pipelines")
     runner = LocalRunner(root / "runs")
-    initial = tiny_config(root, featureStore=FEATURE_STORE)
+    # days 0-3 from 2026-01-05 (UTC): the window keeps days 0 and 1; day 3 is held out anyway
+    initial = tiny_config(root, featureStore=FEATURE_STORE, dataWindow={"end": "2026-01-07T00:00:00Z"})
     first = runner.wait(runner.submit("initial", {"config": initial.to_argument()}, "initial"), 300)
     assert first.state == "SUCCEEDED", (root / "runs" / "initial" / "run.log").read_text()[-4000:]
-    config = tiny_config(root, runType="Incremental", trainDays=None)
+    config = tiny_config(root, runType="Incremental")
     second = runner.wait(runner.submit("incremental", {"config": config.to_argument()}, "incremental"), 300)
     assert second.state == "SUCCEEDED", (root / "runs" / "incremental" / "run.log").read_text()[-4000:]
     return Runs(root, runner, first, second)
@@ -107,6 +107,21 @@ def test_initial_publishes_version_1_with_metrics_report_and_onnx_models(runs: R
     assert (stored / artifacts.MANIFEST).read_bytes() == (v1 / artifacts.MANIFEST).read_bytes()
 
 
+def test_each_run_records_the_outputs_the_kfp_runner_reads_back(runs: Runs) -> None:
+    """`record_outputs` writes what KFP's API cannot give; it must equal what kfp.local returns."""
+    recorded = [
+        json.loads(p.read_text())
+        for p in (runs.root / "artifacts" / "homepage" / "runs").glob("*/outputs.json")
+    ]
+    by_version = {doc["version"]: doc for doc in recorded}
+    assert sorted(by_version) == [1, 2]
+    for status in (runs.initial, runs.incremental):
+        doc = by_version[status.outputs["version"]]
+        assert doc["metrics"]["metadata"] == _metadata(status, "metrics")
+        assert doc.get("accepted") == status.outputs.get("accepted")
+        assert doc["metrics"]["uri"] and doc["report"]["uri"]
+
+
 def test_every_step_prints_progress_and_logs_its_timing(runs: Runs) -> None:
     from recsys_workloads.pipelines.steps import step_timings
 
@@ -135,6 +150,7 @@ def test_incremental_fine_tunes_on_the_new_day_and_keeps_the_candidate_tower_and
     from recsys_workloads.models import two_tower
 
     assert runs.incremental.outputs["accepted"] is True
+    assert runs.incremental.outputs["version"] == 2  # what the operator promotes
     assert {"recall_at_k", "auc", "accepted"} <= set(_metadata(runs.incremental, "metrics"))
     v1, v2 = runs.models / "1", runs.models / "2"
     manifest = artifacts.read_manifest(v2)
@@ -159,7 +175,7 @@ def test_a_failing_step_publishes_no_new_version(runs: Runs) -> None:
     corrupt.mkdir()
     (corrupt / "items.parquet").write_bytes(b"not parquet")
     config = tiny_config(
-        runs.root, runType="Incremental", trainDays=None, dataSources={"layout": "seed", "uri": str(corrupt)}
+        runs.root, runType="Incremental", dataSources={"layout": "seed", "uri": str(corrupt)}
     )
     status = runs.runner.wait(
         runs.runner.submit("incremental", {"config": config.to_argument()}, "corrupt"), 300

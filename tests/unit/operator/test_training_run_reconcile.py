@@ -58,6 +58,9 @@ def artifact_store(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECSYS_ARTIFACT_ROOT", "s3://bucket/recsys/")
 
 
+RUN_SPEC = {"recommenderRef": {"name": "homepage"}, "type": "Incremental"}
+
+
 def _body(status: dict[str, Any] | None = None, spec: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "metadata": {
@@ -176,7 +179,29 @@ def test_a_run_whose_gate_refused_the_version_reports_metrics_but_no_version() -
     first = reconcile(_body(), PARENT, runner)
     run_id = first["kfpRunId"]
     runner.states[run_id] += ["SUCCEEDED"]
-    runner.outputs[run_id] = {"metrics": {"path": "/x", "metadata": {"auc": 0.8}}, "accepted": False, "version": 0}
+    runner.outputs[run_id] = {
+        "metrics": {"path": "/x", "metadata": {"auc": 0.8}},
+        "accepted": False,
+        "version": 0,
+    }
     status = reconcile(_body(status=first), PARENT, runner)
     assert status["metrics"] == {"auc": 0.8}
     assert "modelVersions" not in status
+
+
+def test_run_parameters_reach_the_pipeline_and_bad_ones_fail_the_run_naming_the_key() -> None:
+    runner = ScriptedRunner()
+    status = reconcile(
+        _body(spec={**RUN_SPEC, "parameters": {"evalDay": "3", "newDays": "[2]"}}), PARENT, runner
+    )
+    config = PipelineConfig.from_argument(str(runner.submitted[0][1]["config"]))
+    assert (config.eval_day, config.new_days) == (3, [2])
+    assert config.model_volume_claim == "homepage-models"  # the claim Triton mounts as well
+    assert status["kfpRunId"]
+
+    refused = reconcile(
+        _body(spec={**RUN_SPEC, "parameters": {"learningRate": "1"}}), PARENT, ScriptedRunner()
+    )
+    assert refused["state"] == "FAILED"
+    failed = {c["type"]: c for c in refused["conditions"]}["Failed"]
+    assert failed["reason"] == "InvalidParameters" and "learningRate" in failed["message"]

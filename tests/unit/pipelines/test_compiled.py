@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from google.protobuf import json_format
+from kfp.kubernetes import kubernetes_executor_config_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from recsys_workloads.pipelines.compile import COMPILED_DIR, compiled
@@ -20,11 +21,17 @@ def test_checked_in_pipeline_yaml_matches_the_code() -> None:
 
 @pytest.mark.parametrize("name", sorted(compiled()))
 def test_compiled_yaml_is_valid_kfp_ir_running_the_workloads_image(name: str) -> None:
-    doc = yaml.safe_load((COMPILED_DIR / name).read_text())
+    doc, *platform = yaml.safe_load_all((COMPILED_DIR / name).read_text())
     spec = json_format.ParseDict(doc, pipeline_spec_pb2.PipelineSpec())
     assert spec.root.dag.tasks
     executors = doc["deploymentSpec"]["executors"].values()
     assert {e["container"]["image"] for e in executors} == {WORKLOADS_IMAGE}
+    for extra in platform:  # kfp-kubernetes' settings: a second document, also valid IR
+        parsed = json_format.ParseDict(extra, pipeline_spec_pb2.PlatformSpec())
+        for config in parsed.platforms["kubernetes"].deployment_spec.executors.values():
+            json_format.ParseDict(
+                json_format.MessageToDict(config), kubernetes_executor_config_pb2.KubernetesExecutorConfig()
+            )
 
 
 def test_unknown_pipelines_are_named_in_the_error() -> None:

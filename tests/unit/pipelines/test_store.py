@@ -73,3 +73,20 @@ def test_s3_round_trips_a_version_byte_for_byte(s3: str, tmp_path: Path) -> None
 def test_downloading_a_missing_s3_prefix_fails_loudly(s3: str, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nothing under"):
         store.download_dir(store.join(s3, "nope"), tmp_path / "back")
+
+
+def test_a_small_document_round_trips_locally_and_a_missing_one_is_not_found(tmp_path: Path) -> None:
+    uri = str(tmp_path / "homepage" / "runs" / "r1" / "outputs.json")
+    with pytest.raises(FileNotFoundError):
+        store.read_text(uri)
+    store.write_text(uri, '{"version": 3}')
+    assert store.read_text(uri) == '{"version": 3}'
+    assert [p.name for p in (tmp_path / "homepage" / "runs" / "r1").iterdir()] == ["outputs.json"]
+
+
+def test_a_small_document_round_trips_through_s3(s3: str) -> None:
+    uri = store.join(s3, "homepage", "runs", "r1", "outputs.json")
+    with pytest.raises(FileNotFoundError):
+        store.read_text(uri)
+    store.write_text(uri, '{"version": 3}')
+    assert store.read_text(uri) == '{"version": 3}'

@@ -1,4 +1,8 @@
-"""Compile every registered pipeline to KFP IR YAML (`make pipelines`; CI checks for drift)."""
+"""Compile every registered pipeline to KFP IR YAML (`make pipelines`; CI checks for drift).
+
+The pipeline definitions are imported only to compile: `KfpClientRunner` reads
+`COMPILED_DIR` from the operator image, which has kfp but not kfp-kubernetes.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,14 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from kfp import compiler
-
-from recsys_workloads.pipelines.registry import PIPELINES
-
 COMPILED_DIR = Path(__file__).resolve().parent / "compiled"
 
 
 def compiled() -> dict[str, str]:
+    from kfp import compiler
+
+    from recsys_workloads.pipelines.registry import PIPELINES
+
     texts = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, func in PIPELINES.items():

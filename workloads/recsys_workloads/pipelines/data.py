@@ -8,6 +8,7 @@ from kfp import dsl
 from kfp.dsl import Dataset, Metrics, Output
 
 from recsys_workloads.pipelines.images import WORKLOADS_IMAGE
+from recsys_workloads.pipelines.placement import uncached
 
 
 @dsl.component(base_image=WORKLOADS_IMAGE)
@@ -33,4 +34,6 @@ def prepare_data(config: str, dataset: Output[Dataset], summary: Output[Metrics]
 
 @dsl.pipeline(name="recsys-data", description="Generate or ingest the canonical dataset.")
 def data_pipeline(config: str) -> Dataset:
-    return prepare_data(config=config).outputs["dataset"]
+    task = prepare_data(config=config)
+    uncached(task)  # the source changes under the same config (new days, the event log)
+    return task.outputs["dataset"]

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -202,16 +202,40 @@ class KfpClientRunner:
             if change.update_time is not None
         ]
         error = run.error.message if run.error is not None and run.error.message else None
+        state = _kfp_state(run.state)
+        parameters = (run.runtime_config.parameters if run.runtime_config is not None else None) or {}
         return RunStatus(
             run_id=run_id,
             pipeline=str(run.display_name or ""),
-            state=_kfp_state(run.state),
+            state=state,
             history=history,
             error=error,
+            outputs=recorded_outputs(run_id, parameters) if state == "SUCCEEDED" else {},
         )
 
     def cancel(self, run_id: str) -> None:
         self.client.terminate_run(run_id)
+
+
+def recorded_outputs(run_id: str, parameters: Mapping[str, object]) -> dict[str, object]:
+    """What the run's `record_outputs` step wrote: the same shape as the local runner's outputs.
+
+    KFP's v2beta1 REST API lists a task's outputs only as ML Metadata artifact ids (no
+    parameter values, no metrics), so the pipeline writes them to the artifact store under
+    its own run id; the run's `config` parameter says where. Empty when it is missing.
+    """
+    from recsys_workloads.pipelines import store
+    from recsys_workloads.pipelines.config import PipelineConfig
+    from recsys_workloads.pipelines.steps import outputs_uri
+
+    text = parameters.get("config")
+    if not isinstance(text, str):
+        return {}
+    try:
+        document = json.loads(store.read_text(outputs_uri(PipelineConfig.from_argument(text), run_id)))
+    except FileNotFoundError:
+        return {}
+    return dict(document) if isinstance(document, dict) else {}
 
 
 def _kfp_state(state: str | None) -> RunState:

@@ -6,6 +6,7 @@ pipeline modules, and the export step imports Keras only when it runs.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -15,13 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from recsys_workloads.pipelines.config import GPU_RESOURCE, PipelineConfig
+from recsys_workloads.pipelines import store
+from recsys_workloads.pipelines.config import GPU_RESOURCE, DataWindow, PipelineConfig, utc
 
 if TYPE_CHECKING:
     from recsys_workloads.models.export import Format
 
 TIMING_PREFIX: Final = "STEP_TIMING "
 SCRATCH_NAMES: Final = ("cache",)  # never published: embedding caches are rebuilt, not served
+SECONDS_PER_DAY: Final = 86_400
+OUTPUTS_FILE: Final = "outputs.json"
 
 
 @contextmanager
@@ -76,6 +80,76 @@ def accelerator_limit(config: PipelineConfig) -> str:
 
 def accelerator_type() -> str:
     return GPU_RESOURCE
+
+
+def node_selector(config: PipelineConfig) -> dict[str, str]:
+    """The training pods' nodeSelector, as kfp-kubernetes' `add_node_selector_json` takes it."""
+    return dict(config.node_selector)
+
+
+def tolerations(config: PipelineConfig) -> list[dict[str, str]]:
+    """The training pods' tolerations, Kubernetes-shaped (for `add_toleration_json`)."""
+    return [t.model_dump(by_alias=True, exclude_none=True) for t in config.tolerations]
+
+
+def model_claim(config: PipelineConfig) -> str:
+    """The model volume's PVC; "" in local mode (kfp.local ignores the mount; a KFP driver rejects it)."""
+    return config.model_volume_claim or ""
+
+
+def dataset_origin(dataset: Path) -> int | None:
+    """Unix time of day 0 of a canonical dataset (its manifest's `origin_timestamp`)."""
+    from recsys_workloads.data import schema as s  # pyarrow: only where a step runs
+
+    manifest = dataset / s.MANIFEST_FILE
+    value = json.loads(manifest.read_text()).get("origin_timestamp") if manifest.is_file() else None
+    return int(value) if value is not None else None
+
+
+def window_days(days: list[int], origin: int | None, window: DataWindow) -> list[int]:
+    """The dataset days wholly inside [start, end): training never sees an interaction outside it.
+
+    A day partly outside (a window ending at 10:00) is left out, since steps train on whole days.
+    """
+    if origin is None:
+        raise ValueError("dataWindow needs the dataset's day origin, and its manifest has none")
+    low = utc(window.start).timestamp() if window.start is not None else None
+    high = utc(window.end).timestamp() if window.end is not None else None
+    inside = [
+        d
+        for d in days
+        if (low is None or origin + d * SECONDS_PER_DAY >= low)
+        and (high is None or origin + (d + 1) * SECONDS_PER_DAY <= high)
+    ]
+    if not inside:
+        first = dt.datetime.fromtimestamp(origin, dt.UTC).date()
+        raise ValueError(
+            f"dataWindow [{window.start}, {window.end}) holds no whole day of the dataset "
+            f"(days {days[0] if days else '-'}..{days[-1] if days else '-'} from {first})"
+        )
+    return inside
+
+
+def initial_train_days(config: PipelineConfig, days: list[int], origin: int | None) -> list[int] | None:
+    """trainDays, or the window's days before the held-out ones; None: the default split."""
+    if config.data_window is None:
+        return config.train_days
+    held_out = set(days[-config.models.validation_days :])
+    chosen = [d for d in window_days(days, origin, config.data_window) if d not in held_out]
+    if not chosen:
+        raise ValueError(f"dataWindow holds only held-out evaluation days {sorted(held_out)}")
+    return chosen
+
+
+def fine_tune_days(
+    config: PipelineConfig, days: list[int], trained: list[int], origin: int | None
+) -> tuple[list[int], int]:
+    """(new days, evaluation day) of an incremental run: newDays, else the unseen days (in the window)."""
+    eval_day = config.eval_day if config.eval_day is not None else days[-1]
+    if config.new_days:
+        return list(config.new_days), eval_day
+    available = days if config.data_window is None else window_days(days, origin, config.data_window)
+    return select_new_days(available, trained, eval_day), eval_day
 
 
 def select_new_days(available: list[int], trained: list[int], eval_day: int) -> list[int]:
@@ -138,3 +212,26 @@ def headline_metrics(report: Mapping[str, Any], k: int = 100) -> dict[str, float
         "auc": float(report["ranking"]["auc"]),
         "logloss": float(report["ranking"]["logloss"]),
     }
+
+
+def outputs_uri(config: PipelineConfig, run_id: str) -> str:
+    """Where a run's outputs document lives in the artifact store (KFP's REST API does not carry them)."""
+    return store.join(config.artifact_root, config.recommender, "runs", run_id, OUTPUTS_FILE)
+
+
+def run_outputs(
+    metrics_uri: str,
+    metrics: Mapping[str, Any],
+    report_uri: str,
+    version: int,
+    accepted: bool | None = None,
+) -> dict[str, object]:
+    """The shape `RunStatus.outputs` has with the local runner: artifacts as uri + metadata."""
+    outputs: dict[str, object] = {
+        "metrics": {"uri": metrics_uri, "metadata": dict(metrics)},
+        "report": {"uri": report_uri, "metadata": {}},
+        "version": int(version),
+    }
+    if accepted is not None:
+        outputs["accepted"] = bool(accepted)
+    return outputs

@@ -70,3 +70,33 @@ def download_dir(uri: str, local: Path) -> Path:
     if not found:
         raise FileNotFoundError(f"nothing under {uri}")
     return local
+
+
+def write_text(uri: str, text: str) -> str:
+    """One small document (a run's outputs) at `uri`, a file path or an s3:// key."""
+    if not is_s3(uri):
+        path = Path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)  # a reader never sees half a document
+        return uri
+    bucket, key = split_s3(uri)
+    _client().put_object(Bucket=bucket, Key=key, Body=text.encode())
+    return uri
+
+
+def read_text(uri: str) -> str:
+    """The inverse of `write_text`; FileNotFoundError when nothing is there."""
+    if not is_s3(uri):
+        return Path(uri).read_text()
+    from botocore.exceptions import ClientError
+
+    bucket, key = split_s3(uri)
+    try:
+        body = _client().get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
+            raise FileNotFoundError(uri) from None
+        raise
+    return str(body.read().decode())

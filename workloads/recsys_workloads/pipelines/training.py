@@ -8,6 +8,8 @@ No `from __future__ import annotations` in component modules: kfp reads the arti
 types from the annotations at decoration time.
 """
 
+from typing import NamedTuple, Optional
+
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
 
@@ -15,15 +17,26 @@ from recsys_workloads.pipelines.images import WORKLOADS_IMAGE
 
 
 @dsl.component(base_image=WORKLOADS_IMAGE)
-def training_resources(config: str) -> str:
-    """GPUs per training step from the config (a resource limit accepts a runtime value)."""
+def training_resources(config: str) -> NamedTuple(  # type: ignore[valid-type]  # kfp reads this form
+    "Placement", [("gpus", str), ("node_selector", dict), ("tolerations", list), ("model_claim", str)]
+):  # fmt: skip
+    """GPUs, nodeSelector, tolerations and the model volume's claim, read from the config at run time.
+
+    Resource limits and kfp-kubernetes' JSON placement fields accept task outputs, so one
+    compiled YAML serves every recommender's placement.
+    """
+    from collections import namedtuple
+
     from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.materialize import feature_store_config
-    from recsys_workloads.pipelines.steps import accelerator_limit
+    from recsys_workloads.pipelines.steps import accelerator_limit, model_claim, node_selector, tolerations
 
     parsed = PipelineConfig.from_argument(config)
     feature_store_config(parsed)  # a bad featureStore fails here, before any training
-    return accelerator_limit(parsed)
+    placement = namedtuple("placement", ["gpus", "node_selector", "tolerations", "model_claim"])
+    return placement(
+        accelerator_limit(parsed), node_selector(parsed), tolerations(parsed), model_claim(parsed)
+    )
 
 
 @dsl.component(base_image=WORKLOADS_IMAGE)
@@ -33,11 +46,14 @@ def fit_transforms(config: str, dataset: Input[Dataset], version: Output[Model])
 
     from recsys_workloads.models.pipeline import Shop, fit_step
     from recsys_workloads.pipelines.config import PipelineConfig
-    from recsys_workloads.pipelines.steps import timed
+    from recsys_workloads.pipelines.steps import dataset_origin, initial_train_days, timed
 
     parsed = PipelineConfig.from_argument(config)
     with timed("fit_transforms"):
-        fit_step(Shop.load(Path(dataset.path)), Path(version.path), parsed.models, parsed.train_days)
+        shop = Shop.load(Path(dataset.path))
+        days = initial_train_days(parsed, shop.days, dataset_origin(Path(dataset.path)))
+        print(f"[fit_transforms] training days {days if days is not None else 'default'}", flush=True)
+        fit_step(shop, Path(version.path), parsed.models, days)
 
 
 @dsl.component(base_image=WORKLOADS_IMAGE)
@@ -169,15 +185,20 @@ def fine_tune(
     from recsys_workloads.models import artifacts
     from recsys_workloads.models.pipeline import Shop, finetune_version
     from recsys_workloads.pipelines.config import PipelineConfig
-    from recsys_workloads.pipelines.steps import headline_metrics, select_new_days, serving_version, timed
+    from recsys_workloads.pipelines.steps import (
+        dataset_origin,
+        fine_tune_days,
+        headline_metrics,
+        serving_version,
+        timed,
+    )
 
     parsed = PipelineConfig.from_argument(config)
     with timed("fine_tune"):
         number, previous = serving_version(Path(parsed.model_repository))
         days = Shop.load(Path(dataset.path)).days
-        eval_day = parsed.eval_day if parsed.eval_day is not None else days[-1]
         trained = artifacts.read_manifest(previous)["train_days"]
-        new_days = parsed.new_days or select_new_days(days, trained, eval_day)
+        new_days, eval_day = fine_tune_days(parsed, days, trained, dataset_origin(Path(dataset.path)))
         print(f"[fine_tune] version {number} on days {new_days}, evaluated on day {eval_day}", flush=True)
         summary = finetune_version(
             previous, Path(dataset.path), new_days, Path(version.path), parsed.models, eval_day=eval_day
@@ -211,3 +232,38 @@ def export_model(config: str, version: Input[Model]) -> int:
         store.upload_dir(repository / str(number), target)
         print(f"[export_model] published version {number}; copied to {target}", flush=True)
     return number
+
+
+NO_VERSION = 0  # what the incremental pipeline's `version` says when the gate refused the run
+
+
+@dsl.component(base_image=WORKLOADS_IMAGE)
+def no_version() -> int:
+    """The gate refused: nothing was published (the other branch of `dsl.OneOf`)."""
+    return 0
+
+
+@dsl.component(base_image=WORKLOADS_IMAGE)
+def record_outputs(
+    config: str,
+    run_id: str,
+    metrics: Input[Metrics],
+    report: Input[Markdown],
+    version: int,
+    accepted: Optional[bool] = None,  # noqa: UP045 (kfp 2.17 does not read `bool | None`)
+) -> None:
+    """The run's outputs as one JSON document in the artifact store, keyed by the KFP run id.
+
+    KFP's REST API gives a run's task outputs only as ML Metadata artifact ids, without
+    parameter values or metrics, so `KfpClientRunner.status` reads this document instead.
+    """
+    import json
+
+    from recsys_workloads.pipelines import store
+    from recsys_workloads.pipelines.config import PipelineConfig
+    from recsys_workloads.pipelines.steps import outputs_uri, run_outputs
+
+    parsed = PipelineConfig.from_argument(config)
+    document = run_outputs(metrics.uri, metrics.metadata, report.uri, version, accepted)
+    target = store.write_text(outputs_uri(parsed, run_id), json.dumps(document, indent=2, sort_keys=True))
+    print(f"[record_outputs] {target}", flush=True)
