@@ -29,18 +29,22 @@ from rich.console import Console
 
 from recsys_operator.adapters import pipelines as pipeline_adapter
 from recsys_operator.adapters.eks import CapacityState
+from recsys_operator.api import API_VERSION
 from recsys_operator.api.recommender_system import KIND, RecommenderSystemSpec
 from recsys_operator.local import processes
 from recsys_operator.local.cluster import LocalCluster
-from recsys_operator.local.state import LocalState, ProcessRecord, load, locked, save
+from recsys_operator.local.state import LocalState, load, locked, save
 from recsys_operator.manifests import training
 from recsys_operator.manifests.common import Owner
+from recsys_operator.manifests.desired import ENSEMBLE
+from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers import recommender_system as rs_reconciler
 from recsys_operator.reconcilers import training_run as tr_reconciler
 from recsys_workloads.pipelines.runner import LocalRunner
 from recsys_workloads.runtime import toolchain as tc
 from recsys_workloads.runtime.ports import LOOPBACK, free_ports, port_is_open
 from recsys_workloads.runtime.process import ManagedProcess, ServerStartError
+from recsys_workloads.serving.rollout import RolloutResult
 
 COMPONENTS = ("redis", "triton", "events", "api")  # start order; stopped in reverse
 LABEL_OF = {"valkey": "redis", "triton": "triton", "events": "events", "api": "api"}
@@ -271,6 +275,7 @@ class LocalSystem:
         runner = LocalRunner(pipeline_adapter.local_runs_root())
         for run in cluster.objects_of("TrainingRun"):
             if (run.get("status") or {}).get("state") in FINISHED:
+                self._promote(state, run, run["status"])  # a no-op unless an interrupted up left it
                 continue
             name = run["metadata"]["name"]
             started, printed = time.monotonic(), set[str]()
@@ -292,6 +297,7 @@ class LocalSystem:
                         raise LocalModeError(f"TrainingRun {name} ran over {timeout_s:.0f} s: canceled")
                     time.sleep(2.0)
             self._report_run(name, status, runner)
+            self._promote(state, run, status)
 
     def _print_steps(self, runner: LocalRunner, run_id: str | None, printed: set[str]) -> None:
         """Each pipeline step's wall time, once, as the run log reports it."""
@@ -322,71 +328,68 @@ class LocalSystem:
 
     # -- serving --
 
-    def _newest_trained_version(self, state: LocalState) -> int | None:
-        """The newest version a finished, promotable TrainingRun produced."""
-        best = None
-        for run in self._cluster(state).objects_of("TrainingRun"):
-            status = run.get("status") or {}
-            if status.get("state") != "SUCCEEDED" or (run.get("spec") or {}).get("promote", "Auto") != "Auto":
-                continue
-            version = (status.get("modelVersions") or {}).get("homepage")
-            if isinstance(version, int) and (best is None or version > best):
-                best = version
-        return best
+    def _promote(self, state: LocalState, run: dict[str, Any], status: dict[str, Any]) -> None:
+        """The operator's promotion policy (reconcilers/promotion.py) with the local Triton as switcher."""
+        produced = (status.get("modelVersions") or {}).get(ENSEMBLE)
+        cluster = self._cluster(state)
+        event = promotion.promote(
+            (run.get("spec") or {}).get("promote", "Auto"),
+            status,
+            state.body(),
+            produced,
+            _LocalSwitcher(self, state),
+            lambda patch: cluster.patch_status(API_VERSION, KIND, state.name, state.namespace, patch),
+        )
+        save(self.workdir, state)
+        if event is not None:
+            colour = "green" if event.type == "Normal" else "red"
+            self.console.print(f"[{colour}]{event.reason}[/]: {event.message}")
 
     def version_dir(self, state: LocalState, version: int) -> Path:
         storage = pipeline_adapter.storage_for(state.namespace, state.name)
         return Path(storage.model_repository) / str(version)
 
     def _serve_current(self, state: LocalState) -> None:
-        """Start Triton on the newest version, or roll a newer one into the running Triton."""
-        with self._local_runner_env():
-            target = self._newest_trained_version(state)
-            model = dict(state.status.get("model") or {})
-            current = model.get("currentVersion")
-            if target is None:
-                raise LocalModeError(
-                    "no trained model version yet: the initial TrainingRun did not produce one"
-                )
-            record = state.processes.get("triton")
-            if record is None:
-                serving = current if isinstance(current, int) else target
-                if serving != target and model.get("transition") != "BlockedByFailedLoad":
-                    serving = target
-                self._start_triton(state, serving)
-                model.update(currentVersion=serving, transition="UpToDate")
-                if current is not None and current != serving:
-                    model["previousVersion"] = current
-            elif target != current and model.get("transition") != "BlockedByFailedLoad":
-                model.update(self._roll_out(state, record, current, target))
-            state.status["model"] = model
-            state.status["endpoint"] = (
-                state.processes["triton"].url.replace("http://", "") if "triton" in state.processes else None
-            )
+        """Start Triton on `status.model.currentVersion` (promotion switches a running one)."""
+        if "triton" not in state.processes:
+            current = (state.status.get("model") or {}).get("currentVersion")
+            if not isinstance(current, int):
+                raise LocalModeError("no model version serves: the initial TrainingRun published none")
+            with self._local_runner_env():
+                self._start_triton(state, current)
+        ports = state.processes["triton"].ports
+        state.status["endpoint"] = f"{LOOPBACK}:{ports['grpc']}"
         save(self.workdir, state)
+
+    def _repository(self, state: LocalState, version: int, validate: bool) -> Path:
+        """Triton's repository for `version` (rendered only when another version was rendered last)."""
+        from recsys_workloads.serving.repository import build_version_repository
+
+        repository = self._dir("serving") / "repository"
+        marker = self._dir("serving") / "version"
+        if repository.exists() and marker.exists() and marker.read_text().strip() == str(version):
+            return repository
+        graph = RecommenderSystemSpec.model_validate(state.spec).serving_graph()
+        build_version_repository(
+            self.version_dir(state, version),
+            repository,
+            self.redis_url(state),
+            graphs=(graph.graph,),
+            config=graph,
+            toolchain=self.toolchain if validate else None,
+        )
+        marker.write_text(str(version))
+        return repository
 
     def _start_triton(self, state: LocalState, version: int) -> None:
         from recsys_workloads.runtime.triton_server import TritonPorts, TritonServer
-        from recsys_workloads.serving.repository import ENSEMBLE_OF, build_version_repository
+        from recsys_workloads.serving.repository import ENSEMBLE_OF
 
-        spec = RecommenderSystemSpec.model_validate(state.spec)
-        graph = spec.serving_graph()
-        repository = self._dir("serving") / "repository"
-        marker = self._dir("serving") / "version"
-        built = marker.read_text().strip() if marker.exists() and repository.exists() else None
-        if built != str(version):
-            with self.console.status(
-                f"building the {graph.graph} repository of version {version} (validated in Triton)"
-            ):
-                build_version_repository(
-                    self.version_dir(state, version),
-                    repository,
-                    self.redis_url(state),
-                    graphs=(graph.graph,),
-                    config=graph,
-                    toolchain=self.toolchain,
-                )
-            marker.write_text(str(version))
+        graph = RecommenderSystemSpec.model_validate(state.spec).serving_graph()
+        with self.console.status(
+            f"the {graph.graph} repository of version {version} (validated in Triton first)"
+        ):
+            repository = self._repository(state, version, validate=True)
         ports = self._ports(state, "triton", ("http", "grpc", "metrics"))
         server = TritonServer(
             self.toolchain,
@@ -406,45 +409,6 @@ class LocalSystem:
             f"[green]tritonserver[/] gRPC {server.grpc_url}, HTTP {server.http_url} "
             f"(pid {server.process.pid}), model version {version}, graph {graph.graph}"
         )
-
-    def _roll_out(
-        self, state: LocalState, record: ProcessRecord, current: int | None, target: int
-    ) -> dict[str, Any]:
-        """The cluster's rollout on the running Triton: every step reloaded onto `target`, canary, or back.
-
-        On success the repository on disk is rewritten for `target` too, so a restarted
-        Triton comes up on the version that was serving.
-        """
-        from recsys_workloads.serving.repository import ENSEMBLE_OF, build_version_repository
-        from recsys_workloads.serving.rollout import switch_triton
-
-        spec = RecommenderSystemSpec.model_validate(state.spec)
-        graph = spec.serving_graph()
-        started = time.monotonic()
-        with self.console.status(
-            f"rolling version {target} into the running Triton (version {current} serves)"
-        ):
-            result = switch_triton(
-                record.url.removeprefix("http://"),
-                self.version_dir(state, target),
-                ENSEMBLE_OF[graph.graph],
-                parallel=ROLLOUT_PARALLEL,
-            )
-        if result.transition != "UpToDate":
-            self.console.print(f"[red]version {target} was not rolled out[/]: {result.message}")
-            return {"currentVersion": current, "transition": result.transition, "message": result.message}
-        build_version_repository(
-            self.version_dir(state, target),
-            self._dir("serving") / "repository",
-            self.redis_url(state),
-            graphs=(graph.graph,),
-            config=graph,
-        )
-        (self._dir("serving") / "version").write_text(str(target))
-        self.console.print(
-            f"[green]version {target} serves[/] (was {current}): switched in {time.monotonic() - started:.1f} s"
-        )
-        return {"currentVersion": target, "previousVersion": current, "transition": "UpToDate", "message": ""}
 
     def _ensure_python_service(self, state: LocalState, name: str) -> None:
         if name in state.processes:
@@ -579,6 +543,38 @@ class LocalSystem:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+class _LocalSwitcher:
+    """promotion.Switcher for the local Triton: the cluster's rollout, then the repository on disk.
+
+    The repository is rewritten after a successful switch so a restarted Triton comes up on
+    the version that serves (the cluster's pods get it from their template instead).
+    """
+
+    def __init__(self, system: LocalSystem, state: LocalState) -> None:
+        self.system, self.state = system, state
+
+    def switch(self, version: int) -> RolloutResult | None:
+        from recsys_workloads.serving.repository import ENSEMBLE_OF
+        from recsys_workloads.serving.rollout import switch_triton
+
+        record = self.state.processes.get("triton")
+        if record is None:
+            return None  # started later on the promoted version
+        graph = RecommenderSystemSpec.model_validate(self.state.spec).serving.graph
+        started = time.monotonic()
+        with self.system.console.status(f"rolling version {version} into the running Triton"):
+            result = switch_triton(
+                record.url.removeprefix("http://"),
+                self.system.version_dir(self.state, version),
+                ENSEMBLE_OF[graph],
+                parallel=ROLLOUT_PARALLEL,
+            )
+        if result.transition == "UpToDate":
+            self.system._repository(self.state, version, validate=False)
+        self.system.console.print(f"switch to version {version}: {time.monotonic() - started:.1f} s")
+        return result
 
 
 class _NoNodeGroups:
