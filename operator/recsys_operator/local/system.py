@@ -131,6 +131,7 @@ class LocalSystem:
 
     def up(self, spec_file: Path, timeout_s: float = 3600) -> LocalState:
         name, spec = read_spec_file(spec_file)
+        self.toolchain  # noqa: B018  (a missing binary fails here, before anything starts)
         with locked(self.workdir):
             state = load(self.workdir)
             if state is not None and state.name != name:

@@ -147,3 +147,18 @@ def test_status_patches_merge_like_a_merge_patch() -> None:
         {"model": {"currentVersion": 2, "transition": None}},
     )
     assert state.status == {"model": {"currentVersion": 2}}
+
+
+def test_up_without_redis_server_names_the_fix_and_starts_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from recsys_operator.local import cli
+
+    out = CliRunner().invoke(
+        cli.app,
+        ["up", "-f", str(EXAMPLE), "--workdir", str(tmp_path / "work")],
+        env={"RECSYS_REDIS_SERVER": str(tmp_path / "no-redis-server")},
+    )
+    assert out.exit_code == 2
+    assert "redis-server not found" in out.output and "make tools" in out.output
+    assert not (tmp_path / "work" / "state.json").exists()
