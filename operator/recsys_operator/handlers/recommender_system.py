@@ -72,7 +72,7 @@ def release_external(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
     logged and the finalizer is released, because a stuck deletion is worse than a leftover.
     """
     try:
-        for kind, name in release(body, cluster()):
-            logger.info(f"deleted {kind} {name}")
+        for what, outcome in release(body, cluster()):
+            logger.info(f"released {what}: {outcome}")
     except Exception as exc:  # see docstring: never block deletion
         logger.warning(f"leaving external state behind: {exc}")

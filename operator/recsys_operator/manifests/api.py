@@ -44,6 +44,7 @@ def config_map(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
 def deployment(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
     container = web.container(
         spec,
+        owner,
         name="api",
         image=spec.api.image,
         args=[

@@ -70,6 +70,7 @@ def log_volume_claim(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
 def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
     container = web.container(
         spec,
+        owner,
         name="events",
         image=spec.events.image,
         args=[

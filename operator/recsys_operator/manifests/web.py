@@ -14,6 +14,7 @@ from typing import Any
 from recsys_operator.api.recommender_system import PodResourcesSpec, RecommenderSystemSpec
 from recsys_operator.manifests import valkey
 from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+from recsys_workloads.online import keys
 
 CONFIG_MOUNT = "/etc/recsys"
 CONFIG_HASH_ANNOTATION = "recsys.io/config-hash"
@@ -44,8 +45,18 @@ def _dump(config: dict[str, Any]) -> str:
     return json.dumps(config, indent=2, sort_keys=True)
 
 
+def key_namespace_env(owner: Owner) -> Manifest:
+    """Prefixes this recommender's Valkey keys, so a shared Valkey can be cleaned on deletion."""
+    return {"name": keys.NAMESPACE_ENV, "value": key_namespace(owner)}
+
+
+def key_namespace(owner: Owner) -> str:
+    return f"{owner.namespace}/{owner.name}"
+
+
 def container(
     spec: RecommenderSystemSpec,
+    owner: Owner,
     *,
     name: str,
     image: str,
@@ -57,7 +68,7 @@ def container(
 ) -> Manifest:
     """`recsys <args>` on `port` (named http), probed on /healthz and /readyz, read-only root."""
     password_ref = spec.feature_store.online_store.password_secret_ref
-    environment = list(env or [])
+    environment = [key_namespace_env(owner), *(env or [])]
     if password_ref:
         environment.append(
             {
@@ -95,8 +106,7 @@ def container(
         ],
         "securityContext": {**RESTRICTED_CONTAINER_SECURITY, "readOnlyRootFilesystem": True},
     }
-    if environment:
-        built["env"] = environment
+    built["env"] = environment
     return built
 
 

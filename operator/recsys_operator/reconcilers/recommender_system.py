@@ -7,12 +7,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from recsys_operator.adapters.eks import CapacityState, EksNodeGroups
 from recsys_operator.adapters.kube import Cluster, KindNotServedError
+from recsys_operator.adapters.valkey import delete_namespace
 from recsys_operator.api.conditions import Condition
 from recsys_operator.api.recommender_system import ModelStatus, RecommenderSystemSpec, validate
-from recsys_operator.manifests import api, capacity, events, training, triton, valkey
+from recsys_operator.manifests import api, capacity, events, training, triton, valkey, web
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 from recsys_operator.status import Observed, invalid_spec_conditions, reconcile_conditions
@@ -136,13 +138,28 @@ def needs_initial_training(spec: RecommenderSystemSpec, status: Mapping[str, Any
     return spec.training.initial and model.get("currentVersion") is None and not status.get("lastTrainingRun")
 
 
-def release(body: Mapping[str, Any], cluster: Cluster) -> list[tuple[str, str]]:
-    """Delete what owner references cannot collect (the cluster-scoped NodePool)."""
+def release(
+    body: Mapping[str, Any], cluster: Cluster, delete_keys: Callable[[str, str], int] = delete_namespace
+) -> list[tuple[str, str]]:
+    """Delete what owner references cannot collect: the cluster-scoped NodePool, the Valkey keys.
+
+    Keys go while Valkey still runs (a provisioned one is collected only after the
+    finalizer lets go); a shared external Valkey keeps every other recommender's keys.
+    """
     meta = body["metadata"]
     spec, _ = spec_problems(body.get("spec") or {})
-    if spec is None or spec.capacity.provider != "karpenter":
+    if spec is None:
         return []
     owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
-    pool = capacity.node_pool(owner, spec)
-    deleted = cluster.delete(pool["apiVersion"], pool["kind"], pool["metadata"]["name"], None)
-    return [("NodePool", pool["metadata"]["name"])] if deleted else []
+    released: list[tuple[str, str]] = []
+    namespace = web.key_namespace(owner)
+    try:
+        removed = delete_keys(web.redis_url(owner, spec), namespace)
+        released.append(("Valkey keys", f"{removed} under {namespace}:"))
+    except (RedisError, OSError) as exc:  # unreachable: the NodePool must still go
+        released.append(("Valkey keys", f"left under {namespace}: ({exc})"))
+    if spec.capacity.provider == "karpenter":
+        pool = capacity.node_pool(owner, spec)
+        if cluster.delete(pool["apiVersion"], pool["kind"], pool["metadata"]["name"], None):
+            released.append(("NodePool", pool["metadata"]["name"]))
+    return released

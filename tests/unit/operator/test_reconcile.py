@@ -185,9 +185,30 @@ def test_eks_node_groups_go_through_the_injected_adapter() -> None:
     assert _condition(status, "CapacityReady")["message"] == "scaling 0-2 -> 1-4"
 
 
-def test_deletion_releases_the_cluster_scoped_node_pool() -> None:
+def test_deletion_releases_the_recommenders_keys_and_the_cluster_scoped_node_pool() -> None:
     cluster = RecordingCluster()
     reconcile(_body(KARPENTER), cluster)
-    assert release(_body(KARPENTER), cluster) == [("NodePool", "gpu-pool")]
-    assert release(_body(KARPENTER), cluster) == []  # already gone: nothing to wait for
-    assert release(_body({}), cluster) == []
+    asked: list[tuple[str, str]] = []
+
+    def delete_keys(url: str, namespace: str) -> int:
+        asked.append((url, namespace))
+        return 7
+
+    released = release(_body(KARPENTER), cluster, delete_keys)
+    ns = _body(KARPENTER)["metadata"]["namespace"]
+    assert released == [("Valkey keys", f"7 under {ns}/homepage:"), ("NodePool", "gpu-pool")]
+    assert asked == [(f"redis://homepage-valkey.{ns}.svc:6379/0", f"{ns}/homepage")]
+    again = release(_body(KARPENTER), cluster, delete_keys)
+    assert [what for what, _ in again] == ["Valkey keys"]  # the pool is already gone: nothing to wait for
+
+
+def test_an_unreachable_valkey_does_not_keep_the_node_pool() -> None:
+    cluster = RecordingCluster()
+    reconcile(_body(KARPENTER), cluster)
+
+    def unreachable(url: str, namespace: str) -> int:
+        raise ConnectionRefusedError("no route")
+
+    released = dict(release(_body(KARPENTER), cluster, unreachable))
+    assert "left under" in released["Valkey keys"] and "no route" in released["Valkey keys"]
+    assert released["NodePool"] == "gpu-pool"

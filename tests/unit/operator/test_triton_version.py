@@ -71,8 +71,23 @@ def test_a_valkey_password_reaches_the_triton_steps() -> None:
         {"featureStore": {"onlineStore": {"passwordSecretRef": "vk"}}}
     )
     (server,) = _pod(1, spec)["spec"]["containers"]
-    (env,) = server["env"]
-    assert env["valueFrom"] == {"secretKeyRef": {"name": "vk", "key": "password"}}
+    env = {e["name"]: e for e in server["env"]}
+    assert env["VALKEY_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "vk", "key": "password"}}
+    assert env["RECSYS_KEY_NAMESPACE"]["value"] == "shop/homepage"  # its keys, apart from others'
+
+
+def test_every_pod_touching_valkey_prefixes_its_keys_with_the_recommender() -> None:
+    from recsys_operator.manifests import api, events
+
+    spec = RecommenderSystemSpec()
+    containers = [
+        _pod(1, spec)["spec"]["containers"][0],
+        api.deployment(OWNER, spec)["spec"]["template"]["spec"]["containers"][0],
+        events.statefulset(OWNER, spec)["spec"]["template"]["spec"]["containers"][0],
+    ]
+    for container in containers:
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["RECSYS_KEY_NAMESPACE"] == f"{OWNER.namespace}/{OWNER.name}", container["name"]
 
 
 def _version_folder(root: Path) -> Path:

@@ -26,11 +26,17 @@ the seen filters so one Lua script may claim events and update recent items atom
 - ``evt:{<user>}:<event id>``      idempotency marker of one client event id ("p:<token>" / "done")
 
 A visitor is a user id or an anonymous id (``anon-...``); both share these layouts.
+
+Several recommenders may share one Valkey: with ``$RECSYS_KEY_NAMESPACE`` set (the operator
+sets ``<namespace>/<name>`` on every pod of a recommender) each key above starts with
+``<namespace>:``, outside the hash tag, so slots are unchanged and deleting a recommender
+can remove exactly its keys (``namespace_pattern``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 SEEN_PREFIX = "seen"
 NATIVE_SUFFIX = "bf"
@@ -39,6 +45,24 @@ RECENT_PREFIX = "recent"
 TOP_CATEGORY_PREFIX = "topcat"
 EVENT_PREFIX = "evt"
 SECONDS_PER_DAY = 86_400
+NAMESPACE_ENV = "RECSYS_KEY_NAMESPACE"
+
+
+def namespace() -> str:
+    """The key prefix of this process's recommender ("" when Valkey is not shared)."""
+    return os.environ.get(NAMESPACE_ENV, "")
+
+
+def _ns(key: str) -> str:
+    ns = namespace()
+    return f"{ns}:{key}" if ns else key
+
+
+def namespace_pattern(ns: str) -> str:
+    """SCAN pattern of every key of recommender `ns` (glob characters in it escaped)."""
+    if not ns:
+        raise ValueError("an empty namespace would match every key")
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in ns) + ":*"
 
 
 def _check_user(user_id: str | int) -> str:
@@ -64,7 +88,7 @@ def user_hash_tag(user_id: str | int) -> str:
 
 def seen_key(user_id: str | int, day: dt.date, native: bool = False) -> str:
     """Key of one user's filter for one UTC day."""
-    key = f"{SEEN_PREFIX}:{user_hash_tag(user_id)}:{day_stamp(day)}"
+    key = _ns(f"{SEEN_PREFIX}:{user_hash_tag(user_id)}:{day_stamp(day)}")
     return f"{key}:{NATIVE_SUFFIX}" if native else key
 
 
@@ -77,27 +101,27 @@ def seen_window_keys(user_id: str | int, at: float, window_days: int, native: bo
 
 
 def pop_global_key(era: int) -> str:
-    return f"{POP_PREFIX}:e{era}:global"
+    return _ns(f"{POP_PREFIX}:e{era}:global")
 
 
 def pop_category_key(category: str, era: int) -> str:
     if not category:
         raise ValueError("category must be non-empty")
-    return f"{POP_PREFIX}:e{era}:cat:{category}"
+    return _ns(f"{POP_PREFIX}:e{era}:cat:{category}")
 
 
 def recent_items_key(user_id: str | int) -> str:
     """Sorted set of a visitor's recently interacted items, scored by Unix seconds."""
-    return f"{RECENT_PREFIX}:{user_hash_tag(user_id)}"
+    return _ns(f"{RECENT_PREFIX}:{user_hash_tag(user_id)}")
 
 
 def top_category_key(user_id: str | int) -> str:
     """A visitor's derived top category (from the categories of the recent items)."""
-    return f"{TOP_CATEGORY_PREFIX}:{user_hash_tag(user_id)}"
+    return _ns(f"{TOP_CATEGORY_PREFIX}:{user_hash_tag(user_id)}")
 
 
 def event_id_key(user_id: str | int, event_id: str) -> str:
     """Idempotency marker of one client-supplied event id, scoped to its visitor (same slot)."""
     if not event_id:
         raise ValueError("event id must be non-empty")
-    return f"{EVENT_PREFIX}:{user_hash_tag(user_id)}:{event_id}"
+    return _ns(f"{EVENT_PREFIX}:{user_hash_tag(user_id)}:{event_id}")
