@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from kopf.testing import KopfRunner
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -15,7 +16,9 @@ from kubernetes.client.exceptions import ApiException
 from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.api import GROUP, VERSION
 from recsys_operator.testing.cluster import KubeCluster
+from recsys_workloads.online import keys
 from recsys_workloads.pipelines.runner import LocalRunner
+from recsys_workloads.runtime.redis_server import RedisServer
 
 PLURAL = "recommendersystems"
 SPEC: dict[str, Any] = {
@@ -157,6 +160,44 @@ def test_deleting_a_recommender_releases_its_finalizer_and_collects_its_children
         lambda: not _exists(lambda: apps.read_namespaced_deployment("gone-triton", namespace)),
         timeout_s=90,
     )
+
+
+def test_deleting_a_recommender_removes_its_keys_from_a_shared_external_valkey(
+    kube_cluster: KubeCluster,
+    namespace: str,
+    operator: KopfRunner,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = redis.Redis.from_url(redis_server.url)
+    for owner in (f"{namespace}/shared", f"{namespace}/neighbour"):
+        monkeypatch.setenv(keys.NAMESPACE_ENV, owner)
+        store.set(keys.top_category_key("u1"), "shoes")
+        store.zadd(keys.recent_items_key("u1"), {"item-1": 1.0})
+    monkeypatch.delenv(keys.NAMESPACE_ENV)
+    external = {**UNTRAINED, "featureStore": {"onlineStore": {"address": f"127.0.0.1:{redis_server.port}"}}}
+    objects = client.CustomObjectsApi(kube_cluster.api)
+    _create(objects, namespace, "shared", external)
+    _until(
+        "the finalizer",
+        lambda: (
+            "recsys.io/finalizer"
+            in objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "shared")[
+                "metadata"
+            ].get("finalizers", [])
+        ),
+    )
+    objects.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "shared")
+    _until(
+        "the recommender to go",
+        lambda: (
+            not _exists(
+                lambda: objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "shared")
+            )
+        ),
+    )
+    left = sorted(k.decode() for k in store.scan_iter(match=f"{namespace}/*"))
+    assert left and all(k.startswith(f"{namespace}/neighbour:") for k in left), left
 
 
 def _create(
