@@ -9,6 +9,7 @@ import kopf
 
 from recsys_operator import metrics
 from recsys_operator.api import GROUP
+from recsys_operator.handlers import admission
 
 METRICS_PORT_ENV = "RECSYS_METRICS_PORT"
 
@@ -22,6 +23,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     )
     settings.posting.level = 20  # logging.INFO: transitions become Kubernetes Events
     settings.watching.server_timeout = 270
+    admission.configure(settings, os.environ)  # RECSYS_WEBHOOK: off by default
     port = int(os.environ.get(METRICS_PORT_ENV, "9090"))
     if port:
         metrics.serve(port)
