@@ -3,8 +3,9 @@
 Starts its own redis-server and Triton (loopback, free ports). Reports p50/p95/p99 and
 throughput at 1 and 8 concurrent gRPC clients, the per-step profile of the in-process path,
 Triton's per-model compute/queue times (what bounds a graph), and item features from the
-in-memory cache vs per-request Valkey reads. `--million` repeats the latency runs on a
-synthetic 1M-item catalog (random item features and embeddings, IVF index).
+in-memory cache vs per-request Valkey reads. The 50 known users get a live seen filter on
+every day of the window (30 items a day), so step 7 tests real bitmaps. `--million` repeats
+the latency runs on a synthetic 1M-item catalog (random item features and embeddings, IVF index).
 
     python bench/serving.py                       # trains a tiny version first (~1 min)
     python bench/serving.py --version V --million
@@ -31,6 +32,7 @@ from recsys_workloads.index.item_index import ItemIndex
 from recsys_workloads.models import artifacts
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
+from recsys_workloads.online.seen_filter import make_seen_filter
 from recsys_workloads.runtime import toolchain as toolchain_mod
 from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.triton_server import TritonServer
@@ -194,6 +196,16 @@ def item_feature_sources(version: Path, url: str, rounds: int = 200) -> dict[str
     }
 
 
+def seed_seen_items(users: list[str], cache: ItemCache, url: str, days: int = 7, per_day: int = 30) -> None:
+    """A live seen filter for every day of the window, so step 7 tests real bitmaps."""
+    seen = make_seen_filter(connect(url))
+    rng = np.random.default_rng(1)
+    now = time.time()
+    for day in range(days):
+        for user in users:
+            seen.add(user, cache.item_ids[rng.choice(len(cache), per_day)].tolist(), now - day * 86_400)
+
+
 def bench_catalog(version: Path, work: Path, n_requests: int, label: str) -> dict[str, Any]:
     toolchain = toolchain_mod.discover()
     store = RedisServer(toolchain.redis_server, work / "redis").start()
@@ -202,6 +214,7 @@ def bench_catalog(version: Path, work: Path, n_requests: int, label: str) -> dic
         [(str(i), None, float(100 - k)) for k, i in enumerate(cache.item_ids[:100].tolist())], time.time()
     )
     users = [*Resources(version).transforms.vocabularies["user_id"].values[:50], "anon-a", "new-user", ""]
+    seed_seen_items([str(u) for u in users[:50]], cache, store.url)
     reqs = requests([str(u) for u in users], n_requests)
     result: dict[str, Any] = {"catalog": label, "items": len(cache)}
     config = ServingGraphConfig()
@@ -264,6 +277,7 @@ def main() -> None:
     parser.add_argument("--million", action="store_true", help="also a synthetic 1M-item catalog")
     parser.add_argument("--json", type=Path, help="write all results here")
     args = parser.parse_args()
+    print("load average at start:", Path("/proc/loadavg").read_text().split()[:3])
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     try:
         version = args.version or train_tiny(work / "shop")

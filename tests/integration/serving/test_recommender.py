@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from recsys_workloads.online import keys
+import pytest
+
+from recsys_workloads.online import keys, seen_filter
 from recsys_workloads.online.client import connect
-from recsys_workloads.online.seen_filter import make_seen_filter
+from recsys_workloads.online.seen_filter import BitmapSeenFilter, make_seen_filter
 from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.recommender import RecommendationRequest, Recommender
@@ -58,3 +60,22 @@ def test_user_lookup_reads_the_event_services_recent_items_and_top_category(
     with_history = rec.recommend(RecommendationRequest("anon-r", "web", 1_763_800_000, 10))
     without = rec.recommend(RecommendationRequest("anon-none", "web", 1_763_800_000, 10))
     assert with_history.item_ids != without.item_ids
+
+
+def test_seen_filter_answers_the_same_by_fetched_bitmaps_lua_and_precomputed_positions(
+    serving_version: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = ItemCache.load(serving_version)
+    seen = make_seen_filter(connect(redis_url))
+    assert isinstance(seen, BitmapSeenFilter)
+    now = time.time()
+    ids = cache.item_ids[:300].tolist()
+    for day, chunk in enumerate((ids[0:20], ids[40:60], ids[100:101])):  # three live day filters
+        seen.add("parity-user", chunk, now - day * keys.SECONDS_PER_DAY)
+    positions = cache.seen_positions(seen.bits, seen.hashes)[:300]
+    fetched = seen.contains("parity-user", ids, now)
+    precomputed = seen.contains_positions("parity-user", positions, now)
+    monkeypatch.setattr(seen_filter, "MGET_MAX_BYTES", 0)  # filters too large to fetch: Lua
+    lua = seen.contains("parity-user", ids, now)
+    assert fetched.tolist() == precomputed.tolist() == lua.tolist()
+    assert fetched[[*range(20), *range(40, 60), 100]].all() and fetched.sum() < 60

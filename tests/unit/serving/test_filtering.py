@@ -6,7 +6,7 @@ import numpy as np
 
 from recsys_workloads.features import transform as ft
 from recsys_workloads.online.client import OnlineStoreUnavailableError
-from recsys_workloads.online.seen_filter import BitmapSeenFilter
+from recsys_workloads.online.seen_filter import SeenFilter
 from recsys_workloads.serving.filtering import filter_candidates
 from recsys_workloads.serving.item_cache import ItemCache
 
@@ -18,9 +18,17 @@ def _cache() -> ItemCache:
     return ItemCache(IDS, features)
 
 
-class _Seen(BitmapSeenFilter):
+class _Seen(SeenFilter):
+    """A filter over a fixed set of ids (the real backends are tested against redis-server)."""
+
     def __init__(self, seen: set[str], down: bool = False) -> None:
         self.seen, self.down = seen, down
+
+    def _add(self, key: str, ids: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _contains(self, day_keys: list[str], ids: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def contains(self, user_id: object, item_ids: object, at: float) -> np.ndarray:
         if self.down:

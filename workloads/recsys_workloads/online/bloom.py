@@ -75,14 +75,16 @@ def _splitmix64(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
     return x ^ (x >> _U64(31))
 
 
+def _digest(item: object) -> bytes:
+    if not isinstance(item, str):
+        raise TypeError(f"item ids must be all integers or all strings, got {type(item).__name__}")
+    return hashlib.blake2b(item.encode("utf-8"), digest_size=16).digest()
+
+
 def _string_hashes(ids: NDArray[Any]) -> NDArray[np.uint64]:
-    out = np.empty((len(ids), 2), dtype=np.uint64)
-    for row, item in enumerate(ids):
-        if not isinstance(item, str):
-            raise TypeError(f"item ids must be all integers or all strings, got {type(item).__name__}")
-        digest = hashlib.blake2b(item.encode("utf-8"), digest_size=16).digest()
-        out[row] = np.frombuffer(digest, dtype="<u8")
-    return out
+    """Two little-endian words of each id's 16-byte BLAKE2b digest, shape (n, 2)."""
+    digests = b"".join([_digest(item) for item in ids.tolist()])
+    return np.frombuffer(digests, dtype="<u8").reshape(-1, 2).astype(np.uint64)
 
 
 def item_hashes(item_ids: ItemIds) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
@@ -116,3 +118,25 @@ def bit_positions(item_ids: ItemIds, bits: int, hashes: int) -> NDArray[np.int64
     steps = np.arange(hashes, dtype=np.uint64)
     combined = h1[:, None] + steps[None, :] * h2[:, None]
     return (combined % _U64(bits)).astype(np.int64)
+
+
+def bitmaps_contain(
+    bitmaps: Sequence[bytes | None], positions: NDArray[np.integer[Any]]
+) -> NDArray[np.bool_]:
+    """Membership of each row of `positions` (n, k) in the OR of Redis-bitmap Bloom filters.
+
+    What GETBIT would answer, for every position and filter at once on fetched copies (bit 0
+    is the first byte's high bit); a missing filter (None) and bits past a string's end read 0.
+    """
+    pos = np.asarray(positions, dtype=np.int64)
+    live = [b for b in bitmaps if b]
+    if not live or pos.size == 0:
+        return np.zeros(len(pos), dtype=np.bool_)
+    width = max(len(b) for b in live)
+    stacked = np.zeros((len(live), width + 1), dtype=np.uint8)  # last column: "past the end"
+    for row, bitmap in enumerate(live):
+        stacked[row, : len(bitmap)] = np.frombuffer(bitmap, dtype=np.uint8)
+    byte = np.minimum(pos >> 3, width)
+    shift = (7 - (pos & 7)).astype(np.uint8)
+    bits = (stacked[:, byte] >> shift) & np.uint8(1)  # (filters, n, k)
+    return np.asarray(bits.all(axis=2).any(axis=0), dtype=np.bool_)

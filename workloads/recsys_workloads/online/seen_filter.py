@@ -13,7 +13,10 @@ Two backends answer the same interface; `detect_backend` picks one at start-up:
 
 - `NativeBloomSeenFilter`: Valkey's bloom module (`BF.INSERT`, `BF.MEXISTS`, EXPIRE).
 - `BitmapSeenFilter`: plain bitmaps for servers without it (Debian's redis-server 7.0):
-  pipelined SETBIT + EXPIRE to add, one Lua script with per-candidate early exit to test.
+  pipelined SETBIT + EXPIRE to add; to test, one MGET of the window's day bitmaps and the
+  bit tests in NumPy (a default day filter is 8.5 kB), or, for filters too large to fetch,
+  one Lua script with per-candidate early exit. Callers that test the same catalog over
+  and over (serving) pass precomputed bit positions (`contains_positions`), no hashing.
 
 Readers use `contains_or_passthrough`, which never raises on an outage: it answers
 "nothing seen" with `filter_skipped=True` and counts it. Writers raise
@@ -26,7 +29,7 @@ import abc
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import redis
@@ -192,6 +195,10 @@ return out
 """
 
 
+MGET_MAX_BYTES = 1 << 20
+"""Largest window of day bitmaps `contains` fetches (MGET); larger filters are tested in Lua."""
+
+
 class BitmapSeenFilter(SeenFilter):
     """Portable backend: one bitmap of m bits per user-day, k positions per item by double hashing."""
 
@@ -212,8 +219,28 @@ class BitmapSeenFilter(SeenFilter):
         pipe.expire(key, self.config.ttl)
         pipe.execute()
 
+    def contains_positions(
+        self, user_id: UserId, positions: NDArray[np.integer], at: float
+    ) -> NDArray[np.bool_]:
+        """`contains` for candidates given by their bit positions (n, k) (`self.positions(ids)`,
+        computed once per catalog by the caller); raises `OnlineStoreUnavailableError`."""
+        pos = np.asarray(positions)
+        if pos.ndim != 2 or pos.shape[1] != self.hashes:
+            raise ValueError(f"positions must have shape (n, {self.hashes}), got {pos.shape}")
+        if len(pos) == 0:
+            return np.zeros(0, dtype=np.bool_)
+        day_keys = keys.seen_window_keys(user_id, at, self.config.window_days, native=False)
+        with store_errors(f"seen filter lookup for user {user_id}"):
+            return self._contains_positions(day_keys, pos)
+
     def _contains(self, day_keys: list[str], ids: NDArray[np.generic]) -> NDArray[np.bool_]:
-        args: list[int] = [self.hashes, *self.positions(ids).ravel().tolist()]
+        return self._contains_positions(day_keys, self.positions(ids))
+
+    def _contains_positions(self, day_keys: list[str], pos: NDArray[np.integer]) -> NDArray[np.bool_]:
+        if (self.bits + 7) // 8 * len(day_keys) <= MGET_MAX_BYTES:
+            bitmaps = cast(list[bytes | None], self.client.mget(day_keys))
+            return bloom.bitmaps_contain(bitmaps, pos)
+        args: list[int] = [self.hashes, *pos.ravel().tolist()]
         bits = self._contains_script(keys=day_keys, args=args)
         return np.asarray(bits, dtype=np.int8).astype(np.bool_)
 
@@ -290,10 +317,20 @@ def make_seen_filter(client: redis.Redis, config: SeenFilterConfig | None = None
 
 
 def contains_or_passthrough(
-    seen_filter: SeenFilter, user_id: UserId, item_ids: bloom.ItemIds, at: float
+    seen_filter: SeenFilter,
+    user_id: UserId,
+    item_ids: bloom.ItemIds,
+    at: float,
+    positions: NDArray[np.integer] | None = None,
 ) -> FilterResult:
-    """Readers' entry point: never raises on an outage, answers "nothing seen" and flags it."""
+    """Readers' entry point: never raises on an outage, answers "nothing seen" and flags it.
+
+    `positions`: the bitmap backend's bit positions of `item_ids` when the caller has them
+    precomputed (`BitmapSeenFilter.positions`); other backends ignore them.
+    """
     try:
+        if positions is not None and isinstance(seen_filter, BitmapSeenFilter):
+            return FilterResult(seen_filter.contains_positions(user_id, positions, at))
         return FilterResult(seen_filter.contains(user_id, item_ids, at))
     except OnlineStoreUnavailableError as exc:
         PASSTHROUGH.inc()
@@ -302,6 +339,7 @@ def contains_or_passthrough(
 
 
 __all__ = [
+    "MGET_MAX_BYTES",
     "PASSTHROUGH",
     "BackendUnavailableError",
     "BitmapSeenFilter",

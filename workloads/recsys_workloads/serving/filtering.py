@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from recsys_workloads.online.seen_filter import SeenFilter, contains_or_passthrough
+from recsys_workloads.online.seen_filter import BitmapSeenFilter, SeenFilter, contains_or_passthrough
 from recsys_workloads.serving.item_cache import ItemCache, Rows
 
 PopularSource = Callable[[int], list[str]]
@@ -34,7 +34,10 @@ def _unseen(
         return np.ones(len(rows), dtype=np.bool_), False
     if seen_filter is None:
         return np.ones(len(rows), dtype=np.bool_), True
-    result = contains_or_passthrough(seen_filter, user_key, cache.item_ids[rows].tolist(), at)
+    positions = None
+    if isinstance(seen_filter, BitmapSeenFilter):  # hashed once per catalog, not per request
+        positions = cache.seen_positions(seen_filter.bits, seen_filter.hashes)[rows]
+    result = contains_or_passthrough(seen_filter, user_key, cache.item_ids[rows].tolist(), at, positions)
     return ~result.seen, result.filter_skipped
 
 

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from recsys_workloads.features import transform as ft
 from recsys_workloads.models import artifacts
+from recsys_workloads.online import bloom
 
 Rows = npt.NDArray[np.int64]
 
@@ -27,6 +28,7 @@ class ItemCache:
         self.features = features
         self.row_of = {str(item): row for row, item in enumerate(self.item_ids.tolist())}
         self.encoded_ids = np.array([str(i).encode() for i in self.item_ids.tolist()], dtype=np.object_)
+        self._positions: dict[tuple[int, int], npt.NDArray[np.uint32]] = {}
 
     @classmethod
     def load(cls, version_dir: Path) -> ItemCache:
@@ -53,6 +55,19 @@ class ItemCache:
         """Catalog rows of known ids (unknown ids are dropped)."""
         get = self.row_of.get
         return np.array([r for r in (get(i) for i in item_ids) if r is not None], dtype=np.int64)
+
+    def seen_positions(self, bits: int, hashes: int) -> npt.NDArray[np.uint32]:
+        """Every row's bit positions (rows, hashes) in an m = `bits` seen filter, hashed once.
+
+        Equal to `bloom.bit_positions` of the (string) item ids, so the step tests the
+        filters the event service writes without hashing 300 ids per request. uint32:
+        a Redis bitmap has at most 2^32 bits.
+        """
+        key = (bits, hashes)
+        if key not in self._positions:
+            ids = [str(i) for i in self.item_ids.tolist()]
+            self._positions[key] = bloom.bit_positions(ids, bits, hashes).astype(np.uint32)
+        return self._positions[key]
 
     def decode(self, rows: Rows) -> npt.NDArray[np.object_]:
         """Step 14: catalog rows → item ids (UTF-8 bytes, Triton's string tensor)."""

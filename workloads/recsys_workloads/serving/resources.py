@@ -13,6 +13,8 @@ from functools import cached_property
 from pathlib import Path
 
 import faiss
+import numpy as np
+import numpy.typing as npt
 import redis
 
 from recsys_workloads.features.transform import FittedTransforms
@@ -21,7 +23,7 @@ from recsys_workloads.models import artifacts
 from recsys_workloads.models.onnx_runner import OnnxModel
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
-from recsys_workloads.online.seen_filter import SeenFilter, make_seen_filter
+from recsys_workloads.online.seen_filter import SeenFilter, SeenFilterConfig, make_seen_filter
 from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.item_cache import ItemCache
 
@@ -42,6 +44,7 @@ class Resources:
         self.redis_url = redis_url
         self.config = config or ServingGraphConfig()
         self._client = client
+        self.seen_filter_config = SeenFilterConfig()  # the event service writes this layout
         self._seen_filter: SeenFilter | None = None
         self._popular_default: list[tuple[str, float]] = []
 
@@ -80,10 +83,15 @@ class Resources:
         """Backend detection needs Valkey: if it is down, None now (flagged) and retried next time."""
         if self._seen_filter is None and self.client is not None:
             try:
-                self._seen_filter = make_seen_filter(self.client)
+                self._seen_filter = make_seen_filter(self.client, self.seen_filter_config)
             except Exception:  # backend detection failed: the request is served unfiltered, flagged
                 return None
         return self._seen_filter
+
+    @cached_property
+    def seen_positions(self) -> npt.NDArray[np.uint32]:
+        """The catalog's bitmap seen-filter positions, hashed at load (sizing is config, no Valkey)."""
+        return self.items.seen_positions(*self.seen_filter_config.sizing)
 
     @cached_property
     def popularity(self) -> Popularity | None:
