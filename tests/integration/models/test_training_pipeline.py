@@ -13,7 +13,7 @@ from recsys_workloads.features import transform as ft
 from recsys_workloads.features.vocabulary import OOV_INDEX
 from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.index.item_index import ItemIndex
-from recsys_workloads.models import artifacts, dlrm, two_tower
+from recsys_workloads.models import artifacts, blend, dlrm, two_tower
 from recsys_workloads.models.config import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
 from recsys_workloads.models.export import export_version
 from recsys_workloads.models.onnx_runner import OnnxModel
@@ -53,13 +53,27 @@ def test_two_tower_beats_popularity_and_the_ranker_separates_clicks(initial: Ver
 def test_report_has_every_method_for_every_user_segment(initial: VersionSummary) -> None:
     content = json.loads((initial.output / artifacts.EVALUATION_DIR / "report.json").read_text())
     pairs = {(r["method"], r["segment"]) for r in content["retrieval"]}
-    methods = {"popularity", "two_tower", "two_tower+dlrm", "oracle"}
+    methods = {"popularity", "two_tower", "two_tower+dlrm", "two_tower+dlrm_raw", "oracle"}
     assert pairs == {(m, s) for m in methods for s in ("all", "registered", "new", "anonymous")}
     assert (
         "| two_tower+dlrm | anonymous |"
         in (initial.output / artifacts.EVALUATION_DIR / "report.md").read_text()
     )
     assert {"auc", "logloss"} <= set(content["ranking"])
+
+
+def test_final_score_is_fitted_on_the_held_out_day_and_reranks_better_than_the_ranker_alone(
+    initial: VersionSummary,
+) -> None:
+    """The ranker's negatives are popular items, so alone it demotes what visitors click; the
+    final score (ranker log-odds + item prior, fitted on a day neither model saw) must not."""
+    saved = blend.load(initial.output / artifacts.DLRM_DIR)
+    assert saved is not None
+    _, weights = saved
+    assert (weights.fit_day, weights.held_out) == (NEW_DAY, True)
+    assert weights.prior_weight > 0 and weights.ranker_weight > 0
+    e = initial.evaluation
+    assert e.metric("two_tower+dlrm", "recall@100") > e.metric("two_tower+dlrm_raw", "recall@100")
 
 
 def test_new_items_are_retrievable_from_content_alone(initial: VersionSummary) -> None:
@@ -142,11 +156,17 @@ def test_onnx_exports_score_like_the_keras_models(finetuned: VersionSummary) -> 
     query_onnx = OnnxModel(paths["query_tower"])
     np.testing.assert_allclose(query_onnx(queries), two_tower.query_embeddings(tower, queries), atol=1e-5)
 
+    # The exported ranking model returns the final score: the Keras ranker's probability blended
+    # with the item prior exactly as the NumPy reference (models.blend) does it.
     ranker = dlrm.load(finetuned.output / artifacts.DLRM_DIR)
+    saved = blend.load(finetuned.output / artifacts.DLRM_DIR)
+    assert saved is not None
+    log_prior, weights = saved
     features = {
         **ft.take(queries, np.arange(n)),
         **ft.take(items, rng.integers(0, len(items[ft.ITEM_ID]), n)),
     }
-    np.testing.assert_allclose(
-        OnnxModel(paths["dlrm_ranking"])(features), dlrm.predict(ranker, features), atol=1e-5
-    )
+    expected = blend.blend_scores(dlrm.predict(ranker, features), log_prior[features[ft.ITEM_ID]], weights)
+    served = OnnxModel(paths["dlrm_ranking"])(features).reshape(-1)
+    np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-7)
+    assert np.array_equal(np.argsort(-served, kind="stable")[:10], np.argsort(-expected, kind="stable")[:10])

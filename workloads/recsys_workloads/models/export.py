@@ -9,7 +9,7 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
-from recsys_workloads.models import artifacts, dlrm, two_tower
+from recsys_workloads.models import artifacts, blend, dlrm, two_tower
 
 Format = Literal["onnx", "saved_model"]
 
@@ -38,10 +38,17 @@ def sample_inputs(model: keras.Model, rows: int = 2) -> dict[str, np.ndarray]:
 def export_version(version: Path, fmt: Format = "onnx") -> dict[str, Path]:
     """Write `export/` of a trained version; returns the model paths by step name."""
     tower = two_tower.load(version / artifacts.TWO_TOWER_DIR)
-    ranker: Any = dlrm.load(version / artifacts.DLRM_DIR)
+    ranker = ranking_model(version / artifacts.DLRM_DIR)
     suffix = ".onnx" if fmt == "onnx" else ""
     out = version / artifacts.EXPORT_DIR
     return {
         "query_tower": export_model(two_tower.query_model(tower), out / f"query_tower{suffix}", fmt),
         "dlrm_ranking": export_model(ranker, out / f"dlrm_ranking{suffix}", fmt),
     }
+
+
+def ranking_model(directory: Path) -> Any:
+    """The ranker with its final score (models.blend) when the version has one: what serving runs."""
+    ranker: Any = dlrm.load(directory)
+    saved = blend.load(directory)
+    return ranker if saved is None else blend.final_model(ranker, *saved)

@@ -52,8 +52,10 @@ from recsys_workloads.models.config import ModelsConfig
 
 if TYPE_CHECKING:
     from recsys_workloads.models import two_tower
+    from recsys_workloads.models.blend import ScoreBlend
 
 Content = Mapping[str, npt.NDArray[np.float32]]
+Blend = tuple[npt.NDArray[np.float64], "ScoreBlend"]  # (item-id log prior, fitted weights)
 EVAL_K = 100
 
 
@@ -112,19 +114,28 @@ def evaluate(
     ground_truth: Path | None,
     negatives_per_positive: int,
     seed: int,
+    final: Blend | None = None,
     max_queries: int | None = 5_000,
 ) -> Evaluation:
-    """Popularity, two-tower, two-tower + DLRM and (with ground truth) the oracle on `day`."""
-    from recsys_workloads.models import dlrm, train, two_tower
+    """Popularity, two-tower, two-tower + ranker and (with ground truth) the oracle on `day`.
+
+    "two_tower+dlrm" ranks the retrieved candidates as serving does: by the final score when
+    `final` is given (`models.blend`), else by the ranker's probability; "two_tower+dlrm_raw"
+    is always the ranker alone, so the blend's effect is measured in the same run.
+    """
+    from recsys_workloads.models import dlrm, train
 
     task = retrieval_task(
         t, shop.catalog, shop.users, shop.interactions, shop.interactions, day, max_queries, seed
     )
-    _, retrieved = index.search(two_tower.query_embeddings(tower, task.query))
+    retrieved, probability = _candidates(task, tower, index, ranker, items)
+    raw = _rerank_by(retrieved, probability)
+    served = raw if final is None else _rerank_by(retrieved, _final(probability, retrieved, items, final))
     rankings = {
         "popularity": popularity_ranking(task, popularity, EVAL_K),
         "two_tower": retrieved[:, :EVAL_K],
-        "two_tower+dlrm": _rerank_with(ranker, task, retrieved, items),
+        "two_tower+dlrm": served,
+        "two_tower+dlrm_raw": raw,
     }
     if ground_truth is not None:
         rankings["oracle"] = oracle_ranking(task, load_ground_truth(ground_truth), shop.catalog, EVAL_K)
@@ -140,22 +151,96 @@ def evaluate(
         "auc_impressions": auc(rows.label[real], p[real]),
         "logloss_impressions": logloss(rows.label[real], p[real]),
     }
+    if final is not None:  # the final score's AUC on the same rows (it also ranks by the prior)
+        scored = _final(p, rows.item_row, items, final)
+        ranking["auc_final"] = auc(rows.label, scored)
+        ranking["auc_final_impressions"] = auc(rows.label[real], scored[real])
     return Evaluation(report.retrieval_table(task, rankings), ranking)
 
 
-def _rerank_with(
-    ranker: Any,
+def _candidates(
     task: RetrievalTask,
-    retrieved: npt.NDArray[np.int64],
+    tower: two_tower.TwoTowerModel,
+    index: ItemIndex,
+    ranker: Any,
     items: Mapping[str, npt.NDArray[np.generic]],
-) -> npt.NDArray[np.int64]:
-    from recsys_workloads.models import dlrm
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Retrieved catalog rows (-1: none) and the ranker's probability of each, one row per query."""
+    from recsys_workloads.models import dlrm, two_tower
 
+    _, retrieved = index.search(two_tower.query_embeddings(tower, task.query))
     n, k = retrieved.shape
     query_rows = np.repeat(np.arange(n), k)  # unroll each query over its candidates
     features = {**ft.take(task.query, query_rows), **ft.take(items, np.maximum(retrieved.reshape(-1), 0))}
-    scores = dlrm.predict(ranker, features).reshape(n, k)
+    return retrieved, dlrm.predict(ranker, features).reshape(n, k)
+
+
+def _final(
+    probability: npt.NDArray[np.float32],
+    item_rows: npt.NDArray[np.int64],
+    items: Mapping[str, npt.NDArray[np.generic]],
+    final: Blend,
+) -> npt.NDArray[np.float64]:
+    from recsys_workloads.models.blend import blend_scores
+
+    log_prior, weights = final
+    item_id = np.asarray(items[ft.ITEM_ID], dtype=np.int64)[np.maximum(item_rows, 0)]
+    return blend_scores(probability, log_prior[item_id], weights)
+
+
+def _rerank_by(retrieved: npt.NDArray[np.int64], scores: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
     return rerank(retrieved, np.where(retrieved >= 0, scores, -np.inf).astype(np.float32), EVAL_K)
+
+
+def item_log_prior(
+    t: ft.FittedTransforms,
+    items: Mapping[str, npt.NDArray[np.generic]],
+    clicks: Interactions,
+    catalog: Catalog,
+) -> npt.NDArray[np.float64]:
+    """log1p(training clicks) per item-id vocabulary index: the exposure prior of the final score."""
+    from recsys_workloads.models.blend import item_log_prior as prior
+
+    item_id = np.asarray(items[ft.ITEM_ID], dtype=np.int64)[catalog.rows(clicks.item_id)]
+    return prior(item_id, t.cardinality(ft.ITEM_ID))
+
+
+def fit_final_score(
+    shop: Shop,
+    t: ft.FittedTransforms,
+    items: Mapping[str, npt.NDArray[np.generic]],
+    tower: two_tower.TwoTowerModel,
+    ranker: Any,
+    index: ItemIndex,
+    log_prior: npt.NDArray[np.float64],
+    day: int,
+    *,
+    held_out: bool,
+    seed: int,
+    max_queries: int | None = 5_000,
+) -> ScoreBlend:
+    """Fit the final score on `day`'s retrieved candidates (label: the visitor clicked the item that day)."""
+    from recsys_workloads.models.blend import fit_blend
+
+    task = retrieval_task(
+        t, shop.catalog, shop.users, shop.interactions, shop.interactions, day, max_queries, seed
+    )
+    retrieved, probability = _candidates(task, tower, index, ranker, items)
+    relevant = np.zeros(retrieved.shape, dtype=bool)
+    for i, clicked in enumerate(task.relevant):
+        relevant[i] = np.isin(retrieved[i], clicked)
+    valid = retrieved >= 0
+    item_id = np.asarray(items[ft.ITEM_ID], dtype=np.int64)[np.maximum(retrieved, 0)]
+    return fit_blend(
+        probability[valid], log_prior[item_id][valid], relevant[valid], fit_day=day, held_out=held_out
+    )
+
+
+def blend_day(days: list[int], train_days: list[int], eval_day: int) -> tuple[int, bool]:
+    """The latest day neither model trained on, before the evaluation day; else the last training day."""
+    trained = set(train_days)
+    free = [d for d in days if d not in trained and d < eval_day]
+    return (max(free), True) if free else (max(train_days), False)
 
 
 @dataclass(frozen=True)
@@ -295,20 +380,38 @@ def dlrm_step(shop: Shop, output: Path, config: ModelsConfig) -> None:
         state.transforms, ex, rows, state.items, config.dlrm, config.cold_start, config.seed
     )
     dlrm.save(rk.model, output / artifacts.DLRM_DIR)
+    final = _fit_and_save_blend(shop, state, output, rk.model, config.seed)
     _update_manifest(
         output,
         {
             "dlrm_history": rk.history,
             "examples_per_second": _throughput(output, "dlrm", rk.examples_per_second),
+            "score_blend": final.model_dump(),
         },
     )
+
+
+def _fit_and_save_blend(shop: Shop, state: _Trained, output: Path, ranker: Any, seed: int) -> ScoreBlend:
+    """The final score's weights, fitted on retrieved candidates of a day the models did not train on."""
+    from recsys_workloads.models import blend, two_tower
+
+    clicks = state.train_rows.select(state.train_rows.clicked)
+    log_prior = item_log_prior(state.transforms, state.items, clicks, shop.catalog)
+    day, held_out = blend_day(shop.days, state.days, state.eval_day)
+    weights = fit_final_score(
+        shop, state.transforms, state.items,
+        two_tower.load(output / artifacts.TWO_TOWER_DIR), ranker, ItemIndex.load(output / artifacts.INDEX_DIR),
+        log_prior, day, held_out=held_out, seed=seed,
+    )  # fmt: skip
+    blend.save(output / artifacts.DLRM_DIR, log_prior, weights)
+    return weights
 
 
 def evaluate_step(
     shop: Shop, output: Path, config: ModelsConfig, *, ground_truth: Path | None = None
 ) -> Evaluation:
     """Evaluate the trained version on its eval day; write the report and the ranking metrics."""
-    from recsys_workloads.models import dlrm, two_tower
+    from recsys_workloads.models import blend, dlrm, two_tower
 
     state = _Trained.load(shop, output)
     evaluation = evaluate(
@@ -317,6 +420,7 @@ def evaluate_step(
         ItemIndex.load(output / artifacts.INDEX_DIR), state.eval_day,
         popularity=state.popularity(shop), ground_truth=ground_truth,
         negatives_per_positive=config.dlrm.negatives_per_positive, seed=config.seed,
+        final=blend.load(output / artifacts.DLRM_DIR),
     )  # fmt: skip
     report.write_report(output / artifacts.EVALUATION_DIR, evaluation.retrieval, evaluation.ranking)
     _update_manifest(output, {"ranking": evaluation.ranking})
@@ -364,7 +468,7 @@ def finetune_version(
     The transforms, item cache, item embeddings and index are copied unchanged: the
     candidate tower is frozen, so the index built from it stays valid.
     """
-    from recsys_workloads.models import dlrm, train, two_tower
+    from recsys_workloads.models import blend, dlrm, train, two_tower
     from recsys_workloads.models.finetune import (
         finetune_dlrm,
         finetune_query_tower,
@@ -386,15 +490,17 @@ def finetune_version(
     train_rows = shop.interactions.select(np.isin(shop.interactions.day, [*seen_days, *new_days]))
     popularity = popularity_scores(train_rows.select(train_rows.clicked), shop.catalog)
 
-    def evaluate_models(tower: two_tower.TwoTowerModel, ranker: Any) -> Evaluation:
+    def evaluate_models(tower: two_tower.TwoTowerModel, ranker: Any, final: Blend | None) -> Evaluation:
         return evaluate(
             shop, t, items, tower, ranker, index, eval_day,
             popularity=popularity, ground_truth=ground_truth,
-            negatives_per_positive=config.dlrm.negatives_per_positive, seed=config.seed,
+            negatives_per_positive=config.dlrm.negatives_per_positive, seed=config.seed, final=final,
         )  # fmt: skip
 
     before = evaluate_models(
-        two_tower.load(previous / artifacts.TWO_TOWER_DIR), dlrm.load(previous / artifacts.DLRM_DIR)
+        two_tower.load(previous / artifacts.TWO_TOWER_DIR),
+        dlrm.load(previous / artifacts.DLRM_DIR),
+        blend.load(previous / artifacts.DLRM_DIR),
     )
     tower = two_tower.load(previous / artifacts.TWO_TOWER_DIR)
     tt = finetune_query_tower(
@@ -407,7 +513,13 @@ def finetune_version(
     rk = finetune_dlrm(
         ranker, mixed, rows, items, config.fine_tune, config.dlrm.batch_size, config.cold_start, config.seed
     )
-    after = evaluate_models(tower, ranker)
+    # The ranker's log-odds moved: refit the final score (the prior now counts the new days too).
+    log_prior = item_log_prior(t, items, train_rows.select(train_rows.clicked), shop.catalog)
+    day, held_out = blend_day(shop.days, [*seen_days, *new_days], eval_day)
+    weights = fit_final_score(
+        shop, t, items, tower, ranker, index, log_prior, day, held_out=held_out, seed=config.seed
+    )
+    after = evaluate_models(tower, ranker, (log_prior, weights))
 
     accepted = passes_gate(
         {"recall@100": before.metric("two_tower", "recall@100"), "auc": before.ranking["auc"]},
@@ -424,6 +536,7 @@ def finetune_version(
             shutil.copy2(previous / name, output / name)
         two_tower.save(tower, output / artifacts.TWO_TOWER_DIR)
         dlrm.save(ranker, output / artifacts.DLRM_DIR)
+        blend.save(output / artifacts.DLRM_DIR, log_prior, weights)
         report.write_report(output / artifacts.EVALUATION_DIR, after.retrieval, after.ranking)
         artifacts.write_manifest(
             output,
@@ -435,8 +548,13 @@ def finetune_version(
                 "new_days": new_days,
                 "eval_day": eval_day,
                 "examples_per_second": throughput,
-                "before": {"recall@100": before.metric("two_tower", "recall@100"), **before.ranking},
+                "before": {
+                    "recall@100": before.metric("two_tower", "recall@100"),
+                    "reranked_recall@100": before.metric("two_tower+dlrm", "recall@100"),
+                    **before.ranking,
+                },
                 "ranking": after.ranking,
+                "score_blend": weights.model_dump(),
                 "finished_at": time.time(),
             },
         )
