@@ -119,6 +119,25 @@ def test_a_second_up_finds_everything_running_and_changes_nothing(local: Local) 
     assert after.generation == before.generation
 
 
+def test_a_changed_spec_restarts_only_what_it_changes_and_serving_follows(local: Local) -> None:
+    before = local.state()
+    changed = {**TINY, "reranking": {"numItems": 8, "maxPerCategory": 2}}
+    spec_file = write_spec(local.spec_file.with_name("homepage-cap2.yaml"), changed)
+    after = local.system.up(spec_file)
+    local.spec_file = spec_file  # later tests bring the system up with this spec
+
+    assert after.generation == before.generation + 1
+    assert after.processes["triton"].pid != before.processes["triton"].pid  # the graph's cap changed
+    for name in ("redis", "events", "api"):
+        assert after.processes[name].pid == before.processes[name].pid, name
+    api = after.processes["api"].url
+    code, page = http.post(f"{api}/v1/recommendations", {"user_id": "31", "num_items": 8})
+    assert code == 200 and page["source"] == "triton" and len(page["item_ids"]) == 8
+    _, items = http.get(f"{api}/v1/items", [("ids", i) for i in page["item_ids"]])
+    categories = [item["category_l1"] for item in items["items"]]
+    assert max(categories.count(c) for c in set(categories)) <= 2, categories
+
+
 def test_terminal_commands_talk_to_the_running_system(local: Local) -> None:
     runner, workdir = CliRunner(), str(local.system.workdir)
     shown = runner.invoke(cli.app, ["--help"])

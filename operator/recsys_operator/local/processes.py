@@ -60,7 +60,9 @@ def health_path(name: str) -> str:
     return "/v2/health/ready" if name == "triton" else "/healthz"
 
 
-def record_of(name: str, process: ManagedProcess, ports: dict[str, int], url: str) -> ProcessRecord:
+def record_of(
+    name: str, process: ManagedProcess, ports: dict[str, int], url: str, config_hash: str = ""
+) -> ProcessRecord:
     assert process.pid is not None, f"{name} was not started"
     return ProcessRecord(
         name=name,
@@ -69,6 +71,7 @@ def record_of(name: str, process: ManagedProcess, ports: dict[str, int], url: st
         ports=ports,
         url=url,
         log=str(process.log_path),
+        config_hash=config_hash,
     )
 
 

@@ -36,6 +36,7 @@ class ProcessRecord(BaseModel):
     ports: dict[str, int] = Field(default_factory=dict)
     url: str
     log: str
+    config_hash: str = Field("", description="of the configuration it was started with: a change restarts it")
 
 
 class LocalState(BaseModel):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import sys
 import time
@@ -352,6 +353,7 @@ class LocalSystem:
 
     def _serve_current(self, state: LocalState) -> None:
         """Start Triton on `status.model.currentVersion` (promotion switches a running one)."""
+        self._restart_if_changed(state, "triton", self._graph_hash(state))
         if "triton" not in state.processes:
             current = (state.status.get("model") or {}).get("currentVersion")
             if not isinstance(current, int):
@@ -368,7 +370,8 @@ class LocalSystem:
 
         repository = self._dir("serving") / "repository"
         marker = self._dir("serving") / "version"
-        if repository.exists() and marker.exists() and marker.read_text().strip() == str(version):
+        rendered = f"{version} {self._graph_hash(state)}"
+        if repository.exists() and marker.exists() and marker.read_text().strip() == rendered:
             return repository
         graph = RecommenderSystemSpec.model_validate(state.spec).serving_graph()
         build_version_repository(
@@ -379,7 +382,7 @@ class LocalSystem:
             config=graph,
             toolchain=self.toolchain if validate else None,
         )
-        marker.write_text(str(version))
+        marker.write_text(rendered)
         return repository
 
     def _start_triton(self, state: LocalState, version: int) -> None:
@@ -403,7 +406,7 @@ class LocalSystem:
         with self.console.status("starting tritonserver"):
             server.start(timeout_s=300)
         state.processes["triton"] = processes.record_of(
-            "triton", server.process, ports, f"http://{server.http_url}"
+            "triton", server.process, ports, f"http://{server.http_url}", self._graph_hash(state)
         )
         save(self.workdir, state)
         self.console.print(
@@ -412,11 +415,13 @@ class LocalSystem:
         )
 
     def _ensure_python_service(self, state: LocalState, name: str) -> None:
+        config = self._service_config(state, name)
+        self._restart_if_changed(state, name, config_hash(config))
         if name in state.processes:
             return
         port = self._port(state, name, "http")
         config_path = self._dir(name) / "config.json"
-        config_path.write_text(self._service_config(state, name))
+        config_path.write_text(config)
         module = {"events": "recsys_workloads.events.cli", "api": "recsys_workloads.serving.cli"}[name]
         argv = [
             sys.executable,
@@ -434,7 +439,7 @@ class LocalSystem:
         url = f"http://{LOOPBACK}:{port}"
         process.start()
         process.wait_ready(lambda: processes.http_ok(url + "/healthz"), timeout_s=120)
-        state.processes[name] = processes.record_of(name, process, {"http": port}, url)
+        state.processes[name] = processes.record_of(name, process, {"http": port}, url, config_hash(config))
         save(self.workdir, state)
         self.console.print(
             f"[green]{'event service' if name == 'events' else 'recommendation API'}[/] {url} (pid {process.pid})"
@@ -470,6 +475,18 @@ class LocalSystem:
             events_url=state.processes["events"].url,
         )
         return api.model_dump_json()
+
+    def _graph_hash(self, state: LocalState) -> str:
+        return config_hash(RecommenderSystemSpec.model_validate(state.spec).serving_graph().model_dump_json())
+
+    def _restart_if_changed(self, state: LocalState, name: str, wanted: str) -> None:
+        """A server started with another configuration (the spec changed) is stopped, to start anew."""
+        record = state.processes.get(name)
+        if record is not None and record.config_hash != wanted:
+            self.console.print(f"[yellow]{name}: its configuration changed with the spec, restarting it[/]")
+            processes.stop(record)
+            del state.processes[name]
+            save(self.workdir, state)
 
     def _flush_events(self, state: LocalState) -> None:
         """Wait (briefly) until the event service has turned its WAL into parquet parts."""
@@ -585,6 +602,10 @@ class _NoNodeGroups:
         return CapacityState(
             ready=True, message=f"local mode: EKS node group {cluster}/{node_group} not managed"
         )
+
+
+def config_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _no_eks() -> Any:
