@@ -7,7 +7,6 @@ keep running in their own process groups; later commands find them through their
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recsys_operator.local.state import ProcessRecord
-from recsys_workloads.runtime.process import ManagedProcess, pid_alive
+from recsys_workloads.runtime.process import ManagedProcess, pid_alive, signal_group
 from recsys_workloads.runtime.redis_server import redis_ping
 
 Probe = Callable[[ProcessRecord], bool]
@@ -79,16 +78,11 @@ def stop(record: ProcessRecord, grace_s: float = 30.0) -> bool:
     """SIGTERM the server's process group, SIGKILL after `grace_s`; False if it was not running."""
     if not is_running(record):
         return False
-    _signal_group(record.pid, signal.SIGTERM)
+    signal_group(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         if not pid_alive(record.pid):
             break
         time.sleep(0.1)
-    _signal_group(record.pid, signal.SIGKILL)  # the leader's children (Triton's Python stubs) too
+    signal_group(record.pid, signal.SIGKILL)  # the leader's children (Triton's Python stubs) too
     return True
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)

@@ -118,15 +118,15 @@ class ManagedProcess:
         if proc is None:
             return None
         if proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGTERM)
+            signal_group(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
+                signal_group(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=grace_s)
         else:
             # The leader is gone; make sure nothing it forked (e.g. Python-backend stubs) stays.
-            _signal_group(proc.pid, signal.SIGKILL)
+            signal_group(proc.pid, signal.SIGKILL)
         return proc.returncode
 
     def log_tail(self, lines: int = 15) -> str:
@@ -169,6 +169,7 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal a server and everything it started (its own session), if still there."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
