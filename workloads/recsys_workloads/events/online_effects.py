@@ -25,11 +25,11 @@ import redis
 
 from recsys_workloads.events.config import EventServiceConfig
 from recsys_workloads.events.models import Event
-from recsys_workloads.events.top_category import top_category
 from recsys_workloads.online import keys
 from recsys_workloads.online.client import store_errors
 from recsys_workloads.online.popularity import era_of, forward_weight
 from recsys_workloads.online.seen_filter import BitmapSeenFilter, SeenFilter, make_seen_filter
+from recsys_workloads.online.top_category import top_category
 
 Status = Literal["new", "duplicate", "busy"]
 

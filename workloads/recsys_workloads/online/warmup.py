@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 import redis
 
 from recsys_workloads.data import schema as s
-from recsys_workloads.events.top_category import top_category
 from recsys_workloads.online import keys
 from recsys_workloads.online.client import store_errors
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import SeenFilterConfig, make_seen_filter
+from recsys_workloads.online.top_category import top_category
 
 RECENT_ITEMS = 50  # EventServiceConfig.recent_items' default
 BATCH = 500  # visitors per pipelined round trip

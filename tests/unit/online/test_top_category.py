@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recsys_workloads.events.top_category import top_category
+from recsys_workloads.online.top_category import top_category
 
 CATS = {"a": "shoes", "b": "shoes", "c": "books", "d": "books", "e": "toys"}
 
