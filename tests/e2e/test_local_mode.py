@@ -138,17 +138,25 @@ def test_a_changed_spec_restarts_only_what_it_changes_and_serving_follows(local:
     assert max(categories.count(c) for c in set(categories)) <= 2, categories
 
 
-def test_terminal_commands_talk_to_the_running_system(local: Local) -> None:
+def test_terminal_commands_talk_to_the_running_system(local: Local, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.console, "width", 200)  # a wide terminal: no column is cut
     runner, workdir = CliRunner(), str(local.system.workdir)
     shown = runner.invoke(cli.app, ["--help"])
     assert shown.exit_code == 0
     from recsys_workloads.cli import app
 
     page = runner.invoke(
-        app, ["recommend", "--user", "7", "--device", "mobile", "-n", "3", "--workdir", workdir]
+        app,
+        ["recommend", "--user", "7", "--device", "mobile", "-n", "3", "--workdir", workdir],
     )
     assert page.exit_code == 0, page.output
-    assert "via triton" in page.output or "triton" in page.output
+    assert "7 on mobile" in page.output and "triton" in page.output
+    code, answer = http.post(
+        f"{local.api()}/v1/recommendations", {"user_id": "7", "device": "ios", "num_items": 3}
+    )
+    assert code == 200
+    _, items = http.get(f"{local.api()}/v1/items", [("ids", answer["item_ids"][0])])
+    assert answer["item_ids"][0] in page.output and items["items"][0]["name"] in page.output
     bad = runner.invoke(app, ["event", "--item", "no-such-item", "--user", "7", "--workdir", workdir])
     assert bad.exit_code == 1
     assert "422" in bad.output or "unknown" in bad.output.lower()

@@ -213,10 +213,27 @@ def recommend(
     )
     table.add_column("#", justify="right")
     table.add_column("item")
+    table.add_column("name")
+    table.add_column("category")
     table.add_column("score", justify="right")
+    info = _item_info(url, body["item_ids"])
     for rank, (item, score) in enumerate(zip(body["item_ids"], body["scores"], strict=True), 1):
-        table.add_row(str(rank), item, f"{score:.3f}")
+        row = info.get(item, {})
+        table.add_row(
+            str(rank), item, str(row.get("name") or ""), str(row.get("category_l1", "")), f"{score:.3g}"
+        )
     console.print(table)
+
+
+def _item_info(api_url: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Names and categories from the API's catalog (empty when it serves none)."""
+    if not ids:
+        return {}
+    try:
+        code, body = http.get(f"{api_url}/v1/items", [("ids", i) for i in ids])
+    except http.UnreachableError:
+        return {}
+    return {i["item_id"]: i for i in body.get("items", [])} if code == 200 else {}
 
 
 def event(
