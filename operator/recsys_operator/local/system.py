@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -232,9 +233,7 @@ class LocalSystem:
         started = time.monotonic()
         with self.console.status("preparing the dataset (generate or ingest, validate)"):
             staging = canonical.with_name(".canonical-staging")
-            if staging.exists():
-                import shutil
-
+            if staging.exists():  # left by an interrupted up
                 shutil.rmtree(staging)
             prepare_canonical(sources, staging, self.workdir / "data" / ".scratch")
             staging.rename(canonical)
@@ -261,8 +260,12 @@ class LocalSystem:
         from recsys_workloads.online.warmup import warm_online_state
 
         seen = SeenFilterConfig.model_validate(state.spec.get("filtering") or {})
-        with self.console.status("warming Valkey from history (popularity, seen filters, recent items)"):
-            summary = warm_online_state(connect(self.redis_url(state), timeout_s=10.0), canonical, seen)
+        client = connect(self.redis_url(state), timeout_s=10.0)
+        try:
+            with self.console.status("warming Valkey from history (popularity, seen filters, recent items)"):
+                summary = warm_online_state(client, canonical, seen)
+        finally:
+            client.close()
         state.online_warmed = True
         self.console.print(
             f"online state: {summary.popularity_rows:,} popularity rows, {summary.visitors:,} visitors, "
