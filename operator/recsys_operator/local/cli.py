@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -249,15 +248,11 @@ def event(
     ] = None,
     workdir: Workdir = None,
 ) -> None:
-    """Send one interaction to the event service (seen filter, recent items, popularity)."""
-    payload: dict[str, Any] = {"event_id": uuid.uuid4().hex, "item_id": item, "event_type": event_type}
-    for key, value in (("user_id", user), ("anonymous_id", anonymous), ("device", device)):
-        if value is not None:
-            payload[key] = value
+    """Send one interaction to the local event service: `recsys events post` with its URL found."""
+    from recsys_workloads.events.cli import post
+
     try:
-        code, body = http.post(_url_of("events", workdir, events_url) + "/events", payload)
+        url = _url_of("events", workdir, events_url)
     except EXPECTED as exc:
         raise _fail(exc) from exc
-    console.print_json(data={"status": code, **body})
-    if code >= 400:
-        raise typer.Exit(1)
+    post(item, event_type, user=user, anonymous=anonymous, device=device, url=url)
