@@ -193,6 +193,8 @@ def test_onnx_exports_score_like_the_keras_models(finetuned: VersionSummary) -> 
         **ft.take(queries, np.arange(n)),
         **ft.take(items, rng.integers(0, len(items[ft.ITEM_ID]), n)),
     }
+    features[ft.ITEM_ID][:3] = OOV_INDEX  # items released after training: the new-item prior
+    assert log_prior[OOV_INDEX] > 0
     expected = blend.blend_scores(dlrm.predict(ranker, features), log_prior[features[ft.ITEM_ID]], weights)
     served = OnnxModel(paths["dlrm_ranking"])(features).reshape(-1)
     np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-7)

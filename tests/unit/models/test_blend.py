@@ -14,6 +14,7 @@ from recsys_workloads.models.blend import (
     fit_logistic,
     item_log_prior,
     logit,
+    with_new_item_prior,
 )
 from recsys_workloads.models.pipeline import blend_day
 
@@ -57,6 +58,15 @@ def test_fitted_blend_restores_the_popularity_an_exposure_biased_ranker_removed(
         return recall_at_k(rerank(rows, scores.astype(np.float32), 10), relevant, 10)
 
     assert recall(blend_scores(ranker, log_prior, blend)) > recall(ranker) + 0.05
+
+
+def test_new_items_get_the_median_prior_of_the_known_candidates() -> None:
+    prior = item_log_prior(np.array([2, 3, 3, 4, 4, 4, 5] + [5] * 20), vocabulary_size=6)
+    filled = with_new_item_prior(prior, np.array([0, 0, 2, 3, 4, 1, 4]))  # OOV, missing, known ids
+    assert filled[0] == np.median(prior[[2, 3, 4, 4]])  # the OOV bucket: median over known ids only
+    np.testing.assert_array_equal(filled[1:], prior[1:])  # nothing else moves
+    assert prior[0] == 0.0  # the input is not modified
+    assert with_new_item_prior(prior, np.array([0, 1]))[0] == 0.0  # no known candidate: no evidence
 
 
 def test_a_fit_without_both_classes_falls_back_to_the_ranker_alone() -> None:

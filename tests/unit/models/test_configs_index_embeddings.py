@@ -101,3 +101,18 @@ def test_fine_tuned_version_is_accepted_only_within_the_tolerance() -> None:
     assert passes_gate(before, {"recall@100": 0.395, "auc": 0.82}, 0.01)
     assert not passes_gate(before, {"recall@100": 0.38, "auc": 0.82}, 0.01)
     assert not passes_gate(before, {"recall@100": 0.45, "auc": 0.70}, 0.01)
+
+
+def test_search_leaves_out_rows_that_are_not_allowed_and_keeps_score_order() -> None:
+    vectors = np.random.default_rng(3).normal(size=(40, 8)).astype(np.float32)
+    query = np.random.default_rng(4).normal(size=(2, 8)).astype(np.float32)
+    index = ItemIndex.build(vectors, IndexConfig())
+    allowed = np.arange(40) % 3 != 0
+    scores, rows = index.search(query, 5, allowed=allowed)
+    for q in range(2):
+        best = [r for r in np.argsort(-(vectors @ query[q])).tolist() if allowed[r]][:5]
+        assert rows[q].tolist() == best
+        assert np.all(np.diff(scores[q]) <= 0)
+    few = np.zeros(40, dtype=bool)
+    few[[7, 9]] = True
+    assert sorted(index.search(query, 5, allowed=few)[1][0].tolist()) == [-1, -1, -1, 7, 9]

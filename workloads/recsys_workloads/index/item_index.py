@@ -37,12 +37,26 @@ class ItemIndex:
         return int(self.index.ntotal)
 
     def search(
-        self, queries: npt.ArrayLike, k: int | None = None
+        self, queries: npt.ArrayLike, k: int | None = None, allowed: npt.NDArray[np.bool_] | None = None
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Scores and catalog rows, best first; rows are -1 where fewer than k items exist."""
+        """Scores and catalog rows, best first; rows are -1 where fewer than k items exist.
+
+        `allowed` (per catalog row) drops the other rows, e.g. items not yet released on an
+        evaluation day: the search asks for k plus the number of excluded rows, then filters.
+        """
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        scores, rows = self.index.search(q, min(k or self.config.top_k, self.size))
-        return scores, rows.astype(np.int64)
+        k = min(k or self.config.top_k, self.size)
+        excluded = 0 if allowed is None else int((~allowed).sum())
+        scores, rows = self.index.search(q, min(k + excluded, self.size))
+        rows = rows.astype(np.int64)
+        if allowed is None:
+            return scores, rows
+        keep = (rows >= 0) & allowed[np.maximum(rows, 0)]
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # kept rows first, in score order
+        kept = np.take_along_axis(keep, order, axis=1)
+        rows = np.where(kept, np.take_along_axis(rows, order, axis=1), -1)
+        scores = np.where(kept, np.take_along_axis(scores, order, axis=1), -np.inf).astype(np.float32)
+        return scores, rows
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

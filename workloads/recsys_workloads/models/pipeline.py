@@ -130,7 +130,7 @@ def evaluate(
     task = retrieval_task(
         t, shop.catalog, shop.users, shop.interactions, shop.interactions, day, max_queries, seed
     )
-    retrieved, probability = _candidates(task, tower, index, ranker, items)
+    retrieved, probability = _candidates(task, tower, index, ranker, items, shop.catalog)
     raw = _rerank_by(retrieved, probability)
     served = raw if final is None else _rerank_by(retrieved, _final(probability, retrieved, items, final))
     rankings = {
@@ -170,11 +170,16 @@ def _candidates(
     index: ItemIndex,
     ranker: Any,
     items: Mapping[str, npt.NDArray[np.generic]],
+    catalog: Catalog,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """Retrieved catalog rows (-1: none) and the ranker's probability of each, one row per query."""
+    """Retrieved catalog rows (-1: none) and the ranker's probability of each, one row per query.
+
+    Items released after the task's day are left out: the shop did not sell them yet.
+    """
     from recsys_workloads.models import dlrm, two_tower
 
-    _, retrieved = index.search(two_tower.query_embeddings(tower, task.query))
+    released = catalog.first_day <= task.day
+    _, retrieved = index.search(two_tower.query_embeddings(tower, task.query), allowed=released)
     n, k = retrieved.shape
     query_rows = np.repeat(np.arange(n), k)  # unroll each query over its candidates
     features = {**ft.take(task.query, query_rows), **ft.take(items, np.maximum(retrieved.reshape(-1), 0))}
@@ -224,22 +229,27 @@ def fit_final_score(
     held_out: bool,
     seed: int,
     max_queries: int | None = 5_000,
-) -> ScoreBlend:
-    """Fit the final score on `day`'s retrieved candidates (label: the visitor clicked the item that day)."""
-    from recsys_workloads.models.blend import fit_blend
+) -> Blend:
+    """Fit the final score on `day`'s retrieved candidates (label: the visitor clicked the item that day).
+
+    Returns the prior with the new-item bucket filled (`blend.with_new_item_prior`) and the weights.
+    """
+    from recsys_workloads.models.blend import fit_blend, with_new_item_prior
 
     task = retrieval_task(
         t, shop.catalog, shop.users, shop.interactions, shop.interactions, day, max_queries, seed
     )
-    retrieved, probability = _candidates(task, tower, index, ranker, items)
+    retrieved, probability = _candidates(task, tower, index, ranker, items, shop.catalog)
     relevant = np.zeros(retrieved.shape, dtype=bool)
     for i, clicked in enumerate(task.relevant):
         relevant[i] = np.isin(retrieved[i], clicked)
     valid = retrieved >= 0
     item_id = np.asarray(items[ft.ITEM_ID], dtype=np.int64)[np.maximum(retrieved, 0)]
-    return fit_blend(
-        probability[valid], log_prior[item_id][valid], relevant[valid], fit_day=day, held_out=held_out
+    prior = with_new_item_prior(log_prior, item_id[valid])
+    weights = fit_blend(
+        probability[valid], prior[item_id][valid], relevant[valid], fit_day=day, held_out=held_out
     )
+    return prior, weights
 
 
 def blend_day(days: list[int], train_days: list[int], eval_day: int) -> tuple[int, bool]:
@@ -404,7 +414,7 @@ def _fit_and_save_blend(shop: Shop, state: _Trained, output: Path, ranker: Any, 
     clicks = state.train_rows.select(state.train_rows.clicked)
     log_prior = item_log_prior(state.transforms, state.items, clicks, shop.catalog)
     day, held_out = blend_day(shop.days, state.days, state.eval_day)
-    weights = fit_final_score(
+    log_prior, weights = fit_final_score(
         shop, state.transforms, state.items,
         two_tower.load(output / artifacts.TWO_TOWER_DIR), ranker, ItemIndex.load(output / artifacts.INDEX_DIR),
         log_prior, day, held_out=held_out, seed=seed,
@@ -522,7 +532,7 @@ def finetune_version(
     # The ranker's log-odds moved: refit the final score (the prior now counts the new days too).
     log_prior = item_log_prior(t, items, train_rows.select(train_rows.clicked), shop.catalog)
     day, held_out = blend_day(shop.days, [*seen_days, *new_days], eval_day)
-    weights = fit_final_score(
+    log_prior, weights = fit_final_score(
         shop, t, items, tower, ranker, index, log_prior, day, held_out=held_out, seed=config.seed
     )
     after = evaluate_models(tower, ranker, (log_prior, weights))
