@@ -396,6 +396,7 @@ def dlrm_step(shop: Shop, output: Path, config: ModelsConfig) -> None:
         state.transforms, ex, rows, state.items, config.dlrm, config.cold_start, config.seed
     )
     dlrm.save(rk.model, output / artifacts.DLRM_DIR)
+    del ex, rows  # GBs at full scale, where the blend fit below was OOM-killed while they lived
     final = _fit_and_save_blend(shop, state, output, rk.model, config.seed)
     _update_manifest(
         output,
