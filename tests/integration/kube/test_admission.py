@@ -11,7 +11,6 @@ import contextlib
 import json
 import secrets
 import socket
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,18 +24,11 @@ from recsys_operator.api import API_VERSION, GROUP, VERSION
 from recsys_operator.handlers import admission
 from recsys_operator.testing.cluster import KubeCluster, api_error_message
 
+from .conftest import until
+
 RS_PLURAL, TR_PLURAL = "recommendersystems", "trainingruns"
 QUIET: dict[str, Any] = {"suspend": True, "training": {"initial": False, "incrementalSchedule": None}}
 TOO_FEW_CANDIDATES: dict[str, Any] = {**QUIET, "ranking": {"topK": 10}, "reranking": {"numItems": 20}}
-
-
-def _until(what: str, probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _free_port() -> int:
@@ -98,7 +90,7 @@ def webhook(kube_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory)
                         return False
                     return len(hooks or []) == 2 and all(h.client_config.ca_bundle for h in hooks)
 
-                _until("kopf's managed ValidatingWebhookConfiguration", configured, timeout_s=30)
+                until("kopf's managed ValidatingWebhookConfiguration", configured, timeout_s=30)
                 yield Admission(runner, configuration, (earlier_ns, "earlier"))
         finally:
             kube_cluster.delete_namespace(earlier_ns)
@@ -211,7 +203,7 @@ def test_an_object_admitted_before_the_webhook_is_still_marked_and_can_be_fixed(
         found = {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
         return obj if found.get("Stalled", {}).get("reason") == "InvalidSpec" else None
 
-    obj = _until("Stalled/InvalidSpec on the earlier object", stalled)
+    obj = until("Stalled/InvalidSpec on the earlier object", stalled)
     # kopf's finalizer and annotations are metadata-only updates: the webhook lets them through.
     assert f"{GROUP}/finalizer" in obj["metadata"]["finalizers"]
     assert "spec.reranking.numItems" in json.dumps(obj["status"]["conditions"])

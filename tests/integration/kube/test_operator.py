@@ -20,6 +20,8 @@ from recsys_workloads.online import keys
 from recsys_workloads.pipelines.runner import LocalRunner
 from recsys_workloads.runtime.redis_server import RedisServer
 
+from .conftest import until
+
 PLURAL = "recommendersystems"
 SPEC: dict[str, Any] = {
     "dataSources": {"layout": "generated", "generator": {"users": 200, "interactions": 2000, "days": 2}},
@@ -27,16 +29,6 @@ SPEC: dict[str, Any] = {
     "training": {"incrementalSchedule": None},
 }
 UNTRAINED = {**SPEC, "training": {"initial": False, "incrementalSchedule": None}}
-
-
-def _until(what: str, probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -74,7 +66,7 @@ def test_a_recommender_gets_its_owned_objects_status_and_initial_run(
         obj = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "homepage")
         return obj if "Ready" in _conditions(obj) else None
 
-    obj = _until("status conditions", reconciled)
+    obj = until("status conditions", reconciled)
     conditions = _conditions(obj)
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
     assert conditions["Stalled"]["status"] == "False"
@@ -114,7 +106,7 @@ def test_an_invalid_change_stalls_with_the_field_named_and_changes_nothing(
 ) -> None:
     objects = client.CustomObjectsApi(kube_cluster.api)
     _create(objects, namespace, "bad", UNTRAINED)
-    _until(
+    until(
         "first reconcile",
         lambda: _conditions(objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "bad")),
     )
@@ -127,7 +119,7 @@ def test_an_invalid_change_stalls_with_the_field_named_and_changes_nothing(
         ).get("Stalled")
         return stalled if stalled and stalled["status"] == "True" else None
 
-    condition = _until("Stalled=True", stalled)
+    condition = until("Stalled=True", stalled)
     assert condition["reason"] == "InvalidSpec"
     assert "spec.serving.replicas must not exceed spec.serving.maxReplicas" in condition["message"]
     deployment = client.AppsV1Api(kube_cluster.api).read_namespaced_deployment("bad-triton", namespace)
@@ -140,14 +132,14 @@ def test_deleting_a_recommender_releases_its_finalizer_and_collects_its_children
     objects = client.CustomObjectsApi(kube_cluster.api)
     _create(objects, namespace, "gone", UNTRAINED)
     apps = client.AppsV1Api(kube_cluster.api)
-    _until(
+    until(
         "the Triton deployment",
         lambda: _exists(lambda: apps.read_namespaced_deployment("gone-triton", namespace)),
     )
     obj = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "gone")
     assert "recsys.io/finalizer" in obj["metadata"]["finalizers"]
     objects.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "gone")
-    _until(
+    until(
         "the recommender to go",
         lambda: (
             not _exists(
@@ -155,7 +147,7 @@ def test_deleting_a_recommender_releases_its_finalizer_and_collects_its_children
             )
         ),
     )
-    _until(
+    until(
         "garbage collection of the deployment",
         lambda: not _exists(lambda: apps.read_namespaced_deployment("gone-triton", namespace)),
         timeout_s=90,
@@ -178,7 +170,7 @@ def test_deleting_a_recommender_removes_its_keys_from_a_shared_external_valkey(
     external = {**UNTRAINED, "featureStore": {"onlineStore": {"address": f"127.0.0.1:{redis_server.port}"}}}
     objects = client.CustomObjectsApi(kube_cluster.api)
     _create(objects, namespace, "shared", external)
-    _until(
+    until(
         "the finalizer",
         lambda: (
             "recsys.io/finalizer"
@@ -188,7 +180,7 @@ def test_deleting_a_recommender_removes_its_keys_from_a_shared_external_valkey(
         ),
     )
     objects.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "shared")
-    _until(
+    until(
         "the recommender to go",
         lambda: (
             not _exists(
@@ -237,7 +229,7 @@ def test_deleting_a_running_training_run_cancels_its_pipeline(
             return None
         return (run.get("status") or {}).get("kfpRunId")
 
-    run_id = _until("the initial run's pipeline", submitted)
+    run_id = until("the initial run's pipeline", submitted)
     runs = LocalRunner(tmp_path / "runs")
     assert not runs.status(run_id).finished
     objects.delete_namespaced_custom_object(GROUP, VERSION, namespace, "trainingruns", "homepage-initial")
@@ -251,5 +243,5 @@ def test_deleting_a_running_training_run_cancels_its_pipeline(
             return bool(exc.status == 404)
         return False
 
-    _until("the TrainingRun to be deleted", gone)
+    until("the TrainingRun to be deleted", gone)
     assert runs.status(run_id).state == "CANCELED"

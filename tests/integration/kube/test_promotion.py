@@ -7,8 +7,6 @@ switch itself is tested on the real Triton in tests/integration/serving/test_rol
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,8 @@ from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers.training_run import run_name
 from recsys_operator.testing.cluster import KubeCluster
 from recsys_workloads.pipelines.runner import RunStatus, write_state
+
+from .conftest import until
 
 SPEC: dict[str, Any] = {"training": {"initial": False, "incrementalSchedule": None}}
 
@@ -88,15 +88,6 @@ def test_promotion_status_is_stored_as_written_and_shown_by_kubectl(
     assert row[column:].split()[0] == "2"
 
 
-def _until(what: str, probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_the_operator_promotes_the_version_a_succeeded_run_published(
     kube_cluster: KubeCluster, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,8 +124,8 @@ def test_the_operator_promotes_the_version_a_succeeded_run_published(
             status = (found or {}).get("status") or {}
             return status if (status.get("model") or {}).get("currentVersion") == 2 else None
 
-        status = _until("version 2 to be promoted", promoted)
-        events = _until(
+        status = until("version 2 to be promoted", promoted)
+        events = until(
             "the promotion Event",
             lambda: [
                 e

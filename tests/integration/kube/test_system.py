@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from recsys_operator.api.recommender_system import COMPONENT_CONDITIONS, PLURAL,
 from recsys_operator.manifests.common import MANAGER, Owner
 from recsys_operator.manifests.desired import desired_objects
 
+from .conftest import until
+
 EXTERNAL_ENV = "RECSYS_E2E_KUBECONFIG"
 NAME = "shop"
 # No initial training (no KFP on either cluster); otherwise the defaults, so every child appears.
@@ -38,17 +40,6 @@ class Target:
     api: client.ApiClient
     kubelet: bool  # pods really run (kind), or stay Pending forever (the loopback server)
     timeout_s: float
-
-
-def _until(what: str, probe: Callable[[], Any], timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +94,7 @@ def test_a_recommender_owns_every_child_and_reports_every_component(
         current = status.get("observedGeneration") == obj["metadata"]["generation"]
         return obj if current and set(COMPONENT_CONDITIONS) <= set(_conditions(obj)) else None
 
-    obj = _until("every component condition", reconciled, target.timeout_s)
+    obj = until("every component condition", reconciled, target.timeout_s)
     conditions = _conditions(obj)
     assert conditions["Stalled"]["status"] == "False"
     assert conditions["FiltersReady"]["status"] == "True"
@@ -156,4 +147,4 @@ def test_a_recommender_owns_every_child_and_reports_every_component(
             current = objects.get_namespaced_custom_object(GROUP, VERSION, system_namespace, PLURAL, NAME)
             return _conditions(current).get("FeatureStoreReady", {}).get("status") == "True"
 
-        _until("FeatureStoreReady=True (the Valkey pod)", valkey_ready, target.timeout_s)
+        until("FeatureStoreReady=True (the Valkey pod)", valkey_ready, target.timeout_s)
