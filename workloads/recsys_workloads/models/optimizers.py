@@ -12,7 +12,7 @@ after four steps in tests/unit/models/test_optimizers.py).
 
 Compile the model with `jit_compile=True`: without XLA the lazy step measured no faster than
 the dense one (the scatters apparently still touch whole tables); under XLA the DLRM step at
-300k users went from 514 to 85 ms (batch 2,048, docs/benchmarks.md).
+300k users halved (`bench/training_step.py`, docs/benchmarks.md).
 """
 
 from __future__ import annotations
