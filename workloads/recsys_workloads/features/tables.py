@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,19 @@ from recsys_workloads.data.ingest import open_interactions
 ObjectArray = npt.NDArray[np.object_]
 
 
-def _objects(column: pa.ChunkedArray) -> ObjectArray:
-    return np.array(pc.cast(column, pa.string()).to_pylist(), dtype=object)
+def interned_strings(column: pa.ChunkedArray) -> ObjectArray:
+    """Strings as an object array whose equal values share one interned Python string.
+
+    Dictionary-encoded first: a column of 35M ids with 300k distinct values then holds 300k
+    strings plus 8-byte pointers, not 35M strings (full scale: Shop.load peak 10.5 -> 3.9 GiB).
+    """
+    parts = [np.empty(0, dtype=object)]
+    for chunk in pc.cast(column, pa.string()).chunks:
+        encoded = pc.dictionary_encode(chunk)
+        values = np.array([sys.intern(v) for v in encoded.dictionary.to_pylist()] + [None], dtype=object)
+        codes = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+        parts.append(values[codes])
+    return np.concatenate(parts)
 
 
 @dataclass(frozen=True)
@@ -86,12 +98,12 @@ def load_catalog(dataset: Path) -> Catalog:
     text = dict(
         zip(descriptions[s.ITEM_ID].to_pylist(), descriptions[s.PRODUCT_DESCRIPTION].to_pylist(), strict=True)
     )
-    ids = _objects(items[s.ITEM_ID])
+    ids = interned_strings(items[s.ITEM_ID])
     return Catalog(
         item_ids=ids,
-        category_l1=_objects(items[s.CATEGORY_L1]),
-        category_l2=_objects(items[s.CATEGORY_L2]),
-        item_gender=_objects(items[s.ITEM_GENDER]),
+        category_l1=interned_strings(items[s.CATEGORY_L1]),
+        category_l2=interned_strings(items[s.CATEGORY_L2]),
+        item_gender=interned_strings(items[s.ITEM_GENDER]),
         price=items[s.PRICE].to_numpy().astype(np.float64),
         first_day=items[s.FIRST_DAY].to_numpy().astype(np.int64),
         descriptions=np.array([text.get(i) or "" for i in ids.tolist()], dtype=object),
@@ -101,9 +113,9 @@ def load_catalog(dataset: Path) -> Catalog:
 def load_users(dataset: Path) -> Users:
     users = pq.read_table(dataset / s.USERS_FILE)
     return Users(
-        user_ids=_objects(users[s.USER_ID]),
+        user_ids=interned_strings(users[s.USER_ID]),
         age=np.array(users[s.AGE].to_pylist(), dtype=np.float64),
-        gender=_objects(users[s.GENDER]),
+        gender=interned_strings(users[s.GENDER]),
         first_day=np.array(users[s.FIRST_DAY].to_pylist(), dtype=np.float64),
     )
 
@@ -118,11 +130,11 @@ def load_interactions(dataset: Path, days: Sequence[int] | None = None) -> Inter
     )
     table = table.sort_by([(s.TIMESTAMP, "ascending")])
     return Interactions(
-        user_id=_objects(table[s.USER_ID]),
-        anonymous_id=_objects(table[s.ANONYMOUS_ID]),
-        item_id=_objects(table[s.ITEM_ID]),
+        user_id=interned_strings(table[s.USER_ID]),
+        anonymous_id=interned_strings(table[s.ANONYMOUS_ID]),
+        item_id=interned_strings(table[s.ITEM_ID]),
         timestamp=table[s.TIMESTAMP].to_numpy().astype(np.int64),
-        device=_objects(table[s.DEVICE_TYPE]),
+        device=interned_strings(table[s.DEVICE_TYPE]),
         clicked=table[s.CLICKED].to_numpy(zero_copy_only=False).astype(bool),
         day=table[s.DAY].to_numpy().astype(np.int64),
     )
