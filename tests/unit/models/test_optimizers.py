@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsys_workloads.models.optimizers import LazyAdam
+from recsys_workloads.models.config import XLA_MIN_TABLE_ROWS
+from recsys_workloads.models.optimizers import LazyAdam, largest_table_rows, use_xla
 
 
 def _train(
@@ -46,3 +47,16 @@ def test_rows_outside_the_batch_keep_their_values() -> None:
     np.testing.assert_array_equal(lazy[:2], start[:2])  # untouched in step 2: unchanged
     assert not np.allclose(lazy[2], start[2])  # touched: updated
     assert not np.allclose(dense[:2], start[:2])  # dense Adam keeps moving them with momentum
+
+
+def _embedding_model(rows: int) -> keras.Model:
+    inputs = keras.Input(shape=(), dtype="int64")
+    hidden = keras.layers.Dense(8)(keras.layers.Embedding(rows, 4)(inputs))
+    return keras.Model(inputs, hidden)
+
+
+def test_auto_compiles_with_xla_only_for_a_large_embedding_table() -> None:
+    small, large = _embedding_model(XLA_MIN_TABLE_ROWS - 1), _embedding_model(XLA_MIN_TABLE_ROWS)
+    assert largest_table_rows(small) == XLA_MIN_TABLE_ROWS - 1  # the table, not the 4 x 8 kernel
+    assert (use_xla("auto", small), use_xla("auto", large)) == (False, True)
+    assert (use_xla("on", small), use_xla("off", large)) == (True, False)

@@ -8,6 +8,12 @@ from pydantic import Field
 
 from recsys_workloads.spec import SpecModel as _Spec
 
+XlaMode = Literal["auto", "on", "off"]
+XLA_MIN_TABLE_ROWS = 50_000  # between 3k users (XLA no faster) and 300k (2x): docs/decisions/0012
+XLA_DESCRIPTION = (
+    f"XLA-compile the training step; auto: when an embedding table has >= {XLA_MIN_TABLE_ROWS:,} rows"
+)
+
 
 class TwoTowerConfig(_Spec):
     """Two-tower retrieval: query tower (user + context) and candidate tower (item + content)."""
@@ -26,6 +32,7 @@ class TwoTowerConfig(_Spec):
     temperature: float = Field(0.1, gt=0, description="softmax temperature over dot-product scores")
     sampling_correction: bool = Field(True, description="subtract log item frequency from in-batch logits")
     eval_k: int = Field(100, ge=1, description="k of recall@k and NDCG@k tracked after each epoch")
+    xla: XlaMode = Field("auto", description=XLA_DESCRIPTION)
 
 
 class DlrmConfig(_Spec):
@@ -44,6 +51,7 @@ class DlrmConfig(_Spec):
     epochs: int = Field(2, ge=1, le=100, description="training epochs")
     batch_size: int = Field(1024, ge=8, description="training batch size")
     learning_rate: float = Field(2e-3, gt=0, description="Adam learning rate")
+    xla: XlaMode = Field("auto", description=XLA_DESCRIPTION)
 
 
 class EmbeddingConfig(_Spec):

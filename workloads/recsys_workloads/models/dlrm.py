@@ -96,12 +96,12 @@ def build(spec: RankerSpec) -> keras.Model:
 
 
 def compile_for_training(model: keras.Model, learning_rate: float) -> None:
-    """Lazy Adam under XLA: only the embedding rows a batch touched are updated (models.optimizers)."""
-    from recsys_workloads.models.optimizers import LazyAdam
+    """Lazy Adam (XLA for large tables): only the embedding rows a batch touched are updated."""
+    from recsys_workloads.models.optimizers import LazyAdam, use_xla
 
     model.compile(
         optimizer=LazyAdam(learning_rate),
-        jit_compile=True,
+        jit_compile=use_xla(model.spec.config.xla, model),
         loss=keras.losses.BinaryCrossentropy(),
         metrics=[keras.metrics.AUC(name="auc")],
     )

@@ -10,9 +10,10 @@ Rows repeated in a batch have their gradients summed first, so a touched row get
 dense Adam's update (Keras 3.15's Adam squares each repeat separately instead: 0.12 off
 after four steps in tests/unit/models/test_optimizers.py).
 
-Compile the model with `jit_compile=True`: without XLA the lazy step measured no faster than
-the dense one (the scatters apparently still touch whole tables); under XLA the DLRM step at
-300k users halved (`bench/training_step.py`, docs/benchmarks.md).
+Compile the model with `jit_compile=use_xla(...)`: without XLA the lazy step measured no
+faster than the dense one at 300k users (the scatters apparently still touch whole tables);
+under XLA the DLRM step halved (`bench/training_step.py`, docs/benchmarks.md). With small
+tables XLA gains nothing and its compile costs seconds per `fit`, so `auto` skips it there.
 """
 
 from __future__ import annotations
@@ -21,6 +22,20 @@ from typing import Any
 
 import keras
 import tensorflow as tf
+
+from recsys_workloads.models.config import XLA_MIN_TABLE_ROWS, XlaMode
+
+
+def largest_table_rows(model: keras.Model) -> int:
+    """Rows of the largest 2-D weight: an embedding table (dense kernels have a few hundred)."""
+    return max((int(w.shape[0]) for w in model.weights if len(w.shape) == 2), default=0)
+
+
+def use_xla(mode: XlaMode, model: keras.Model) -> bool:
+    """Whether to XLA-compile the training step: `auto` when a table is large enough to gain."""
+    if mode == "auto":
+        return largest_table_rows(model) >= XLA_MIN_TABLE_ROWS
+    return mode == "on"
 
 
 class LazyAdam(keras.optimizers.Adam):  # type: ignore[misc]

@@ -16,7 +16,7 @@ from recsys_workloads.features.fit import Examples
 from recsys_workloads.models import dlrm, two_tower
 from recsys_workloads.models.batches import RankingBatches, RetrievalBatches
 from recsys_workloads.models.config import ColdStartConfig, DlrmConfig, TwoTowerConfig
-from recsys_workloads.models.optimizers import LazyAdam
+from recsys_workloads.models.optimizers import LazyAdam, use_xla
 from recsys_workloads.models.runtime import configure
 
 Arrays = Mapping[str, npt.NDArray[np.generic]]
@@ -78,7 +78,7 @@ def fit_two_tower(
         seed,
         cold_start,
     )
-    model.compile(optimizer=LazyAdam(learning_rate), jit_compile=True)  # see models.optimizers
+    model.compile(optimizer=LazyAdam(learning_rate), jit_compile=use_xla(model.spec.config.xla, model))
     history, seconds = _fit(model, data, epochs, callbacks)
     return FitResult(model, history, len(data) * data.batch_size * epochs, seconds)
 
