@@ -27,6 +27,8 @@ def test_data_pipeline_runs_to_success_with_its_state_history_and_outputs(tmp_pa
     assert [change.state for change in status.history] == ["PENDING", "RUNNING", "SUCCEEDED"]
     dataset = Path(str(status.outputs["Output"]["path"]))  # type: ignore[index]
     assert pq.read_metadata(dataset / "items.parquet").num_rows > 0
+    # Each step's scratch folder (KFP's `mktemp -d` with the component's code) is in the run's folder.
+    assert len(list((tmp_path / "runs" / run_id / "tmp").glob("*/ephemeral_component.py"))) >= 1
     # A restarted operator (a new runner over the same root) finds the run by id, and
     # resubmitting the same run name starts nothing new.
     restarted = LocalRunner(tmp_path / "runs")

@@ -81,12 +81,16 @@ class LocalRunner:
             return run_id
         (run_dir / "arguments.json").write_text(json.dumps(arguments, sort_keys=True))
         write_state(run_dir, RunStatus(run_id=run_id, pipeline=pipeline, state="PENDING"), "PENDING")
+        # KFP's component command leaves a `mktemp -d` folder per step (it expects a pod's
+        # throwaway disk): keep those, and TensorFlow's, in the run folder rather than /tmp.
+        (run_dir / "tmp").mkdir()
         with (run_dir / "run.log").open("ab") as log:
             proc = subprocess.Popen(
                 [self.python, "-m", "recsys_workloads.pipelines.local_run", str(run_dir), pipeline],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, "TMPDIR": str(run_dir / "tmp")},
                 start_new_session=True,  # outlives the submitter; cancel() signals its group
             )
         (run_dir / "pid").write_text(str(proc.pid))
