@@ -13,8 +13,10 @@ webhook nor the operator (it needs `fieldValidation=Strict`, Kubernetes >= 1.25)
 from __future__ import annotations
 
 import asyncio
+import atexit
 import datetime as dt
 import ipaddress
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -110,6 +112,7 @@ def webhook_server(config: WebhookSettings) -> kopf.WebhookServer:
         certfile, pkeyfile = config.cert_dir / "tls.crt", config.cert_dir / "tls.key"
     else:
         folder = Path(tempfile.mkdtemp(prefix="recsys-webhook-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the private key goes with the process
         catch_all = config.addr in ("0.0.0.0", "::")
         reach = config.host or ("127.0.0.1" if catch_all else config.addr)
         cert, key = self_signed_certificate([reach] if catch_all else [reach, config.addr])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -79,6 +81,20 @@ def test_without_a_mount_a_self_signed_certificate_names_the_reachable_address()
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca  # its own CA
+
+
+def test_the_self_signed_key_is_removed_when_the_operator_process_exits() -> None:
+    code = (
+        "import sys\n"
+        "from recsys_operator.handlers import admission\n"
+        "server = admission.webhook_server(admission.WebhookSettings(addr='127.0.0.1'))\n"
+        "print(server.pkeyfile)\n"
+        "sys.stdout.flush()\n"
+        "assert open(server.pkeyfile).read().startswith('-----BEGIN PRIVATE KEY')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    key = Path(done.stdout.strip())
+    assert key.name == "tls.key" and not key.parent.exists()
 
 
 @pytest.mark.parametrize(
