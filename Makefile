@@ -78,6 +78,7 @@ test: venv tools kube chromium
 test-unit: venv
 	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
 
+# mypy's targets (operator, workloads, tests, bench) are `files` in pyproject's [tool.mypy].
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -53,5 +53,7 @@ def test_a_password_must_be_an_env_var_name_not_a_secret_value() -> None:
 
 def test_the_config_is_a_spec_model_in_camel_case() -> None:
     spec = fs.FeatureStoreConfig().to_spec()
-    assert spec["embeddingDim"] == 64 and spec["onlineStore"]["type"] == "redis"
+    online_store = spec["onlineStore"]
+    assert isinstance(online_store, dict)
+    assert spec["embeddingDim"] == 64 and online_store["type"] == "redis"
     assert fs.FeatureStoreConfig.model_validate(spec) == fs.FeatureStoreConfig()

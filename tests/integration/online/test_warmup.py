@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pyarrow.compute as pc
 import pytest
@@ -22,7 +23,8 @@ from recsys_workloads.serving.user_lookup import lookup_user
 def canonical(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("warmup-shop")
     generate(GeneratorConfig(users=120, interactions=3_000, days=3, images=False), root / "raw")
-    return ingest(root / "raw", root / "canonical") and root / "canonical"
+    ingest(root / "raw", root / "canonical")
+    return root / "canonical"
 
 
 def test_recent_items_top_category_seen_items_and_popularity_match_the_history(
@@ -44,7 +46,8 @@ def test_recent_items_top_category_seen_items_and_popularity_match_the_history(
     record = lookup_user(real_client, user, 5)
     assert record.recent_items == newest
     assert record.top_category == top_category(newest, item_categories(canonical).get)
-    assert real_client.ttl(keys.recent_items_key(user)) > 6 * 86_400
+    # redis-py types its sync commands as `Awaitable | Any` (shared with the async client).
+    assert cast(int, real_client.ttl(keys.recent_items_key(user))) > 6 * 86_400
 
     seen = make_seen_filter(real_client, SeenFilterConfig(window_days=7))
     end = int(pc.max(history["timestamp"]).as_py())

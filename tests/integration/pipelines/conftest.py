@@ -97,7 +97,8 @@ def _handler(api: FakeKfp) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> dict[str, Any]:
             length = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(length) or b"{}")
+            body: dict[str, Any] = json.loads(self.rfile.read(length) or b"{}")
+            return body
 
         def do_GET(self) -> None:
             api.requests.append(("GET", self.path))

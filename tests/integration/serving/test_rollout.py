@@ -171,8 +171,11 @@ def test_staging_never_exposes_a_half_written_version(tmp_path: Path) -> None:
         (folder / "model.py").write_text("partial")
         raise OSError("disk full")
 
+    def write(folder: Path) -> None:
+        (folder / "model.py").write_text("ok")
+
     with pytest.raises(OSError, match="disk full"):
         stage_version(model_dir, crash)
     assert list(model_dir.iterdir()) == []
-    assert stage_version(model_dir, lambda f: (f / "model.py").write_text("ok")) == 1
-    assert stage_version(model_dir, lambda f: (f / "model.py").write_text("ok")) == 2
+    assert stage_version(model_dir, write) == 1
+    assert stage_version(model_dir, write) == 2

@@ -138,7 +138,7 @@ SEED_CASES: list[tuple[str, str, Callable[[pa.Table], pa.Table], int | None, str
 ]  # fmt: skip
 
 RDS_HEADER = "ITEM_ID,USER_ID,EVENT_TYPE,TIMESTAMP,DISCOUNT\n"
-RDS_CASES: list[tuple[str, str, Callable[[Path], None], int | None, str | None, str]] = [
+RDS_CASES: list[tuple[str, str, Callable[[Path], object], int | None, str | None, str]] = [
     ("csv missing column", "interactions.csv",
      lambda r: (r / "interactions.csv").write_text("ITEM_ID,USER_ID,EVENT_TYPE\np1,1,View\n"), None, "TIMESTAMP",
      "missing"),
@@ -196,7 +196,7 @@ def test_bad_seed_layout_is_rejected_naming_file_row_and_column(
     [pytest.param(*case[1:], id=case[0]) for case in RDS_CASES],
 )
 def test_bad_rds_layout_is_rejected_naming_file_row_and_column(
-    tmp_path: Path, file: str, change: Callable[[Path], None], row: int | None, column: str, phrase: str
+    tmp_path: Path, file: str, change: Callable[[Path], object], row: int | None, column: str, phrase: str
 ) -> None:
     source = _tiny_rds(tmp_path / "rds")
     change(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from recsys_workloads.features import transform as ft
@@ -34,6 +35,11 @@ def fitted(users: tuple[str, ...] = ("u1", "u2")) -> ft.FittedTransforms:
     )
 
 
+def as_float(values: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
+    """`Features` arrays are typed `np.generic`; numpy types `assert_allclose` for numbers only."""
+    return np.asarray(values, dtype=np.float64)
+
+
 def test_vocabulary_reserves_out_of_vocabulary_and_anonymous_buckets() -> None:
     vocab = Vocabulary.fit(["b", "a", "b", None])
     assert vocab.values == ("b", "a")  # most frequent first
@@ -57,8 +63,10 @@ def test_context_encodes_hour_and_weekday_on_circles_and_unknown_device_as_oov()
     t = fitted()
     ts = np.array([MONDAY_MIDNIGHT, MONDAY_MIDNIGHT + 6 * 3600, MONDAY_MIDNIGHT + 6 * 86_400 + 23 * 3600])
     ctx = ft.transform_context(t, ts, ["web", UNKNOWN_DEVICE, "smart-tv"])
-    np.testing.assert_allclose(ctx[ft.HOUR_SIN], [0.0, 1.0, np.sin(2 * np.pi * 23 / 24)], atol=1e-6)
-    np.testing.assert_allclose(ctx[ft.WEEKDAY_COS], [1.0, 1.0, np.cos(2 * np.pi * 6 / 7)], atol=1e-6)
+    np.testing.assert_allclose(as_float(ctx[ft.HOUR_SIN]), [0.0, 1.0, np.sin(2 * np.pi * 23 / 24)], atol=1e-6)
+    np.testing.assert_allclose(
+        as_float(ctx[ft.WEEKDAY_COS]), [1.0, 1.0, np.cos(2 * np.pi * 6 / 7)], atol=1e-6
+    )
     assert ctx[ft.DEVICE].tolist() == [RESERVED, OOV_INDEX, OOV_INDEX]
 
 
@@ -82,7 +90,7 @@ def test_users_transform_shapes_anonymous_and_new_users() -> None:
         OOV_INDEX,
     ]  # truncated to 3, unknown item → OOV
     assert out[ft.RECENT_ITEMS].tolist()[2] == [ANONYMOUS_INDEX] * 3
-    np.testing.assert_allclose(out[ft.AGE], [1.0, -1.0, 0.0])
+    np.testing.assert_allclose(as_float(out[ft.AGE]), [1.0, -1.0, 0.0])
 
 
 def test_saved_artifact_gives_identical_features_on_the_same_rows(tmp_path: Path) -> None:

@@ -35,8 +35,10 @@ def test_the_sample_training_run_parses() -> None:
 def test_an_empty_spec_gets_every_default_and_round_trips_in_camel_case() -> None:
     spec = RecommenderSystemSpec.model_validate({})
     dumped = spec.to_spec()
-    assert dumped["filtering"]["windowDays"] == 7
-    assert dumped["serving"]["modelRepository"]["storageClass"] == "efs-sc"
+    filtering, serving = dumped["filtering"], dumped["serving"]
+    assert isinstance(filtering, dict) and isinstance(serving, dict)
+    assert filtering["windowDays"] == 7
+    assert serving["modelRepository"]["storageClass"] == "efs-sc"
     assert RecommenderSystemSpec.model_validate(dumped) == spec
 
 

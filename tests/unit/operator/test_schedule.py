@@ -59,6 +59,10 @@ class Cluster:
     def patch_status(self, api_version: str, kind: str, name: str, namespace: str, status: Manifest) -> None:
         raise AssertionError("not used")
 
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
+        """Like the real cluster: False when the run was already gone."""
+        return self.runs.pop(name, None) is not None
+
 
 def _body(status: dict[str, Any], spec: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
