@@ -16,11 +16,13 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PIP_FLAGS    ?= -q
 PYTEST_ARGS  ?=
 
-.PHONY: help venv serving-venv triton redis chromium tools kube test test-unit lint format bench demo crds pipelines lock clean
+.PHONY: help venv serving-venv triton redis chromium tools kube cluster-packages cluster cluster-status cluster-down images test test-cluster test-unit lint format bench demo crds pipelines lock clean
 
 help:
 	@echo "make demo   local mode end to end (installs what it needs)"
 	@echo "make test   the whole default test suite (installs what it needs)"
+	@echo "make cluster / cluster-status / cluster-down   a real single-node Kubernetes here"
+	@echo "make images   the project's images;  make test-cluster   tests/cluster on that cluster"
 	@echo "make lint   ruff + mypy;  make bench   benchmarks;  make lock   re-pin constraints/"
 
 $(VENV)/.installed: pyproject.toml constraints/main.txt
@@ -62,15 +64,42 @@ chromium:
 
 tools: triton serving-venv redis
 
-# kube-apiserver/-controller-manager 1.20.2 + etcd for tests/integration/kube, built once from Debian's
-# source package into the user's cache (docs/kubernetes-testing.md): 7-18 min cold, then a no-op.
+# Kubernetes 1.20.2 (apiserver, controller-manager, scheduler, kubelet, proxy, kubectl) + etcd, built
+# once from Debian's source package into the user's cache (docs/kubernetes-testing.md): ~10 min cold,
+# then a no-op. tests/integration/kube runs the first two; the single-node cluster runs all.
 KUBE_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/recsys-operator/kube-1.20.2
 kube:
-	@test -f $(KUBE_CACHE)/bin/.stamp || { \
-	  { command -v openssl && command -v flock && command -v kubectl; } >/dev/null || { \
-	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
-	      --no-install-recommends openssl util-linux $$(command -v kubectl >/dev/null || echo kubernetes-client); }; \
-	  bash scripts/kube/build.sh $(KUBE_CACHE); }
+	@{ command -v openssl && command -v flock && command -v kubectl && command -v patch && command -v gcc; } >/dev/null || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends openssl util-linux patch gcc libc6-dev $$(command -v kubectl >/dev/null || echo kubernetes-client); }
+	@bash scripts/kube/build.sh $(KUBE_CACHE)
+
+# The single-node cluster's Debian packages (scripts/cluster/, docs/kubernetes-testing.md).
+CLUSTER_PACKAGES := docker.io containerd runc mmdebstrap containernetworking-plugins iptables iproute2 \
+  socat conntrack dnsmasq-base curl
+cluster-packages:
+	@{ command -v dockerd && command -v mmdebstrap && command -v socat && command -v conntrack && \
+	   command -v dnsmasq && command -v curl && test -x /usr/lib/cni/bridge; } >/dev/null || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends $(CLUSTER_PACKAGES); }
+
+# A real single-node Kubernetes on this machine: `make cluster`, `make cluster-status`, `make cluster-down`
+# (also `recsys cluster up|status|down`). KUBECONFIG: see `make cluster-status`.
+cluster: kube cluster-packages
+	@$(SUDO) bash scripts/cluster/up.sh
+cluster-status:
+	@bash scripts/cluster/status.sh
+cluster-down:
+	@$(SUDO) bash scripts/cluster/down.sh
+
+# The project's images (operator, workloads, serving) from the Dockerfile, on a Debian base made
+# with mmdebstrap, in the test bed's dockerd (nothing is pulled).
+images: venv kube cluster-packages
+	@$(SUDO) bash scripts/cluster/images.sh $(VENV)/bin/python
+
+# tests/cluster against the single-node cluster (brought up when it is not running).
+test-cluster: venv images cluster
+	$(VENV)/bin/pytest -m cluster tests/cluster $(PYTEST_ARGS)
 
 test: venv tools kube chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -14,7 +14,7 @@ from recsys_workloads.runtime import toolchain as toolchain_mod
 from recsys_workloads.runtime.redis_server import RedisServer
 
 TESTS_DIR = Path(__file__).resolve().parent
-LAYERS = ("unit", "integration", "e2e")
+LAYERS = ("unit", "integration", "e2e", "cluster")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_operator.api import recommender_system as rs
 from recsys_operator.api.conditions import Condition, ConditionStatus, set_condition
 from recsys_operator.api.recommender_system import ModelStatus
+from recsys_operator.diagnosis import Problem
 
 
 class Observed(BaseModel):
@@ -39,6 +40,8 @@ class Observed(BaseModel):
     suspended: bool = False
     # status.model as read back; None leaves the ModelUpToDate condition as promotion wrote it.
     model: ModelStatus | None = None
+    # Why a component that is not ready is stuck (its pods, claims or training), by condition type.
+    blockers: dict[str, Problem] = Field(default_factory=dict)
 
 
 ComponentState = tuple[str, bool, str, str]  # type, ready, reason, message
@@ -107,9 +110,19 @@ def _capacity(o: Observed) -> ComponentState:
 
 
 def component_states(observed: Observed) -> list[ComponentState]:
-    return [
+    """Each component's state; a known blocker replaces the generic reason and leads the message."""
+    states = []
+    for state in (
         f(observed) for f in (_feature_store, _index, _filters, _serving, _api, _event_service, _capacity)
-    ]
+    ):
+        type_, ready, _, message = state
+        blocker = observed.blockers.get(type_)
+        states.append(
+            (type_, ready, blocker.reason, f"{blocker.message} ({message})")
+            if blocker and not ready
+            else state
+        )
+    return states
 
 
 def reconcile_conditions(

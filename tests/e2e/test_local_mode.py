@@ -143,7 +143,9 @@ def test_terminal_commands_talk_to_the_running_system(local: Local, monkeypatch:
     runner, workdir = CliRunner(), str(local.system.workdir)
     shown = runner.invoke(cli.app, ["--help"])
     assert shown.exit_code == 0
-    from recsys_workloads.cli import app
+    from recsys_workloads.cli import add_control_plane_commands, app
+
+    add_control_plane_commands(["recommend"])  # what `main()` does for this command line
 
     page = runner.invoke(
         app,

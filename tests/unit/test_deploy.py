@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-from lupa import lua51  # Argo CD runs gopher-lua, a Lua 5.1; one Lua per process (fakeredis loads 5.1)
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
+from recsys_operator.testing.argocd import health
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH = ROOT / "deploy" / "argocd" / "health" / "recsys.io"
@@ -110,13 +110,41 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
 )
 def test_argocd_health_lua_matches_its_test_cases(kind: str, case: dict[str, Any]) -> None:
     """Runs health.lua like Argo CD does: `obj` is the resource, the script returns {status, message}."""
-    runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
     obj = yaml.safe_load((HEALTH / kind / case["inputPath"]).read_text())
-    runtime.globals().obj = runtime.table_from(obj, recursive=True)
-    result = runtime.execute((HEALTH / kind / "health.lua").read_text())
-    assert {"status": result["status"], "message": result["message"]} == case["healthStatus"]
+    assert health(ROOT, kind, obj) == case["healthStatus"]
 
 
 def test_every_argocd_health_status_kind_is_covered() -> None:
     statuses = {case["healthStatus"]["status"] for kind, case in _cases() if kind == "RecommenderSystem"}
     assert statuses == {"Healthy", "Progressing", "Degraded", "Suspended"}
+
+
+def _ports(node: Any) -> list[dict[str, Any]]:
+    """Every element of a `ports` list anywhere in a manifest."""
+    if isinstance(node, dict):
+        found = (
+            [p for p in node.get("ports") or [] if isinstance(p, dict)]
+            if isinstance(node.get("ports"), list)
+            else []
+        )
+        return found + [p for v in node.values() for p in _ports(v)]
+    if isinstance(node, list):
+        return [p for v in node for p in _ports(v)]
+    return []
+
+
+@pytest.mark.parametrize("overlay", ["deploy/base", "deploy/testbed", "deploy/webhook"])
+def test_every_port_names_its_protocol_for_server_side_apply(overlay: str) -> None:
+    """Before Kubernetes 1.26 server-side apply refuses a port list element without `protocol`."""
+    ports = _ports(_kustomize(overlay))
+    assert ports and all(p.get("protocol") == "TCP" for p in ports), [p for p in ports if "protocol" not in p]
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").glob("*.yaml")))
+def test_every_example_is_a_valid_recommender(example: str) -> None:
+    from recsys_operator.reconcilers.recommender_system import spec_problems
+
+    (document,) = [d for d in yaml.safe_load_all((ROOT / "examples" / example).read_text()) if d]
+    assert document["kind"] == "RecommenderSystem"
+    spec, problems = spec_problems(document["spec"])
+    assert spec is not None and problems == []

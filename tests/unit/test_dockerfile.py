@@ -36,14 +36,27 @@ def test_dockerfile_has_the_three_product_images() -> None:
     assert set(EXPECTED_STAGES) <= set(_stages())
 
 
+def _venv_stage(stage: str) -> str:
+    """The build stage whose venv the image copies (pip's inputs stay out of runtime images)."""
+    copies = [i["value"] for i in _stages()[stage] if i["instruction"] == "COPY" and "--from=" in i["value"]]
+    sources = [re.search(r"--from=(\S+)", c).group(1) for c in copies if "/opt/recsys" in c]  # type: ignore[union-attr]
+    assert sources, f"stage {stage} copies no venv from a build stage"
+    return sources[0]
+
+
 @pytest.mark.parametrize(("stage", "extra"), EXPECTED_STAGES.items())
 def test_each_image_installs_exactly_its_pyproject_extra_with_constraints(stage: str, extra: str) -> None:
-    runs = " ".join(i["value"] for i in _stages()[stage] if i["instruction"] == "RUN")
-    installed = re.findall(r'"/src\[([a-z,]+)\]"', runs)
+    runs = " ".join(i["value"] for i in _stages()[_venv_stage(stage)] if i["instruction"] == "RUN")
+    installed = re.findall(r"-r /src/requirements/([a-z]+)\.txt", runs)
     assert installed == [extra], f"stage {stage} installs extras {installed}"
     assert extra in _extras()
     for constraint in re.findall(r"-c\s+/src/(\S+)", runs):
         assert (ROOT / constraint).is_file(), f"{constraint} named in stage {stage} does not exist"
+    # The project itself goes in last, as the one wheel, without dependencies and offline: the
+    # venv's layer does not change with the source.
+    final = " ".join(i["value"] for i in _stages()[stage] if i["instruction"] == "RUN")
+    assert "pip install -q --no-deps --no-index --no-cache-dir /wheels/*.whl" in final
+    assert not re.search(r"pip install[^&;]*\s/src(\s|$)", runs), f"stage {_venv_stage(stage)} installs the source"
 
 
 @pytest.mark.parametrize("stage", EXPECTED_STAGES)
@@ -58,8 +71,26 @@ def test_serving_image_is_tritons_and_puts_the_serving_venv_first_on_path() -> N
     assert "TRITON_IMAGE" in serving[0]["value"]
     env = " ".join(i["value"] for i in serving if i["instruction"] == "ENV")
     assert re.search(r"PATH=/opt/recsys-serving/bin:", env)
-    runs = " ".join(i["value"] for i in serving if i["instruction"] == "RUN")
+    runs = " ".join(i["value"] for i in _stages()[_venv_stage("serving")] if i["instruction"] == "RUN")
     assert "constraints/serving.txt" in runs
+
+
+def test_the_serving_image_takes_triton_from_its_base_or_from_pypi() -> None:
+    """`TRITON_FROM=pypi` (the CPU test bed) installs nvidia-pytriton's tree where the base has none."""
+    build = " ".join(i["value"] for i in _stages()["serving-venv"] if i["instruction"] == "RUN")
+    assert "constraints/triton.txt nvidia-pytriton" in build and 'TRITON_FROM" = pypi' in build
+    copies = [i["value"] for i in _stages()["serving"] if i["instruction"] == "COPY"]
+    assert any("/opt/triton-from-pypi/ /opt/tritonserver/" in c for c in copies)
+
+
+@pytest.mark.parametrize("stage", EXPECTED_STAGES)
+def test_kopf_and_torch_find_a_login_name_for_any_uid(stage: str) -> None:
+    """getpass.getuser() reads $USER first: without it (or a passwd entry) the operator crash-loops."""
+    env = " ".join(i["value"] for i in _stages()[stage] if i["instruction"] == "ENV")
+    assert re.search(r"\bUSER=\w+", env) and re.search(r"\bHOME=/tmp\b", env)
+    uid = next(i["value"] for i in reversed(_stages()[stage]) if i["instruction"] == "USER").split(":")[0]
+    runs = " ".join(i["value"] for i in _stages()[stage] if i["instruction"] == "RUN")
+    assert f":x:{uid}:" in runs, f"stage {stage} gives uid {uid} no passwd entry"
 
 
 def test_operator_extra_carries_no_tensorflow_faiss_or_feast() -> None:

@@ -97,3 +97,78 @@ def test_operator_imports_without_the_data_planes_heavy_packages() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_workloads_images_front_doors_start_without_the_control_plane() -> None:
+    """`recsys api serve` and `recsys events serve` run in the workloads image, which installs the
+    `train` extra only: they must not import recsys_operator (croniter, kopf are not there)."""
+    code = (
+        "import sys\n"
+        "sys.modules['recsys_operator'] = None\n"
+        "from recsys_workloads import cli\n"
+        "for argv in (['api', 'serve', '--help'], ['events', 'serve', '--help'], ['data', '--help']):\n"
+        "    cli.add_control_plane_commands(argv)\n"
+        "    try:\n"
+        "        cli.app(argv)\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code == 0, argv\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--config" in result.stdout
+
+
+def test_the_recsys_command_offers_local_mode_and_the_cluster_when_asked() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "recsys_workloads.cli", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert all(name in done.stdout for name in ("local", "demo", "cluster", "api", "events"))
+
+
+def _closure(requirements: list[str]) -> set[str]:
+    """Distributions a list of requirements installs, transitively (names normalised)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        req = todo.pop()
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            continue
+        for extra in req.extras or {""}:
+            for sub in dist.requires or []:
+                child = Requirement(sub)
+                if child.marker is None or child.marker.evaluate({"extra": extra}):
+                    todo.append(child)
+    return seen
+
+
+def test_the_workloads_image_installs_every_package_the_data_plane_imports() -> None:
+    """The workloads image installs the base and the `train` extra: a data-plane import from any
+    other extra (tritonclient once came only with `operator`) crash-loops its pods."""
+    import tomllib
+    from importlib import metadata
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    installed = _closure([*project["dependencies"], *project["optional-dependencies"]["train"]])
+    provided = {"triton_python_backend_utils", "recsys_workloads", "recsys_operator", "kfp_server_api"}
+    optional = {"matplotlib"}  # evaluation/report.py draws a chart only when it is installed (find_spec)
+    provided |= optional
+    owners = metadata.packages_distributions()
+    missing = {}
+    for module, files in _imported_top_modules(ROOT / "workloads").items():
+        if module in sys.stdlib_module_names or module in provided:
+            continue
+        names = {re.sub(r"[-_.]+", "-", d).lower() for d in owners.get(module, [module])}
+        if not names & installed:
+            missing[module] = sorted(files)[:3]
+    assert missing == {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from recsys_workloads.data.cli import app as data_app
@@ -19,6 +21,11 @@ app.add_typer(events_app, name="events")
 app.add_typer(api_app, name="api")
 
 
+# Commands that live in the control plane's package: registered only when asked for (or for help),
+# so `recsys api serve` and `recsys events serve` in the workloads image import the data plane only.
+CONTROL_PLANE_COMMANDS = frozenset({"local", "demo", "recommend", "event", "cluster"})
+
+
 def _add_local_mode() -> None:
     """Local mode is the operator's reconcile with local adapters, so it lives in recsys_operator."""
     from recsys_operator.local import cli as local
@@ -29,8 +36,29 @@ def _add_local_mode() -> None:
     app.command("event")(local.event)
 
 
-_add_local_mode()
+def _add_test_cluster() -> None:
+    """The single-node test cluster's scripts are the operator's test bed (recsys_operator.testing)."""
+    from recsys_operator.testing import cli as cluster
+
+    app.add_typer(cluster.app, name="cluster")
+
+
+_added: list[bool] = []
+
+
+def add_control_plane_commands(argv: list[str]) -> None:
+    """Unless the command is one of the data plane's own (data, events, api); once."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if (first is None or first in CONTROL_PLANE_COMMANDS) and not _added:
+        _add_local_mode()
+        _add_test_cluster()
+        _added.append(True)
 
 
 def main() -> None:
+    add_control_plane_commands(sys.argv[1:])
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -20,7 +20,16 @@ class KindNotServedError(LookupError):
 class Cluster(Protocol):
     def apply(self, manifest: Manifest) -> Manifest: ...
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str) -> Manifest | None: ...
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Manifest | None: ...
+
+    def select(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        label_selector: dict[str, str] | None = None,
+        field_selector: dict[str, str] | None = None,
+    ) -> list[Manifest]: ...
 
     def hpa_api_version(self) -> str: ...
 
@@ -69,12 +78,29 @@ class KubernetesCluster:
         )
         return dict(applied.to_dict())
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str) -> Manifest | None:
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Manifest | None:
+        """`namespace` None for cluster-scoped kinds (a StorageClass)."""
         try:
             found = self._resource(api_version, kind).get(name=name, namespace=namespace)
         except NotFoundError:
             return None
         return dict(found.to_dict())
+
+    def select(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        label_selector: dict[str, str] | None = None,
+        field_selector: dict[str, str] | None = None,
+    ) -> list[Manifest]:
+        """Objects of a kind in a namespace, narrowed by equality selectors (pods of a component)."""
+        found = self._resource(api_version, kind).get(
+            namespace=namespace,
+            label_selector=_selector(label_selector),
+            field_selector=_selector(field_selector),
+        )
+        return [dict(item) for item in found.to_dict().get("items") or []]
 
     def hpa_api_version(self) -> str:
         """autoscaling/v2 where served (Kubernetes >= 1.23), else v2beta2 (same fields we use)."""
@@ -95,9 +121,15 @@ class KubernetesCluster:
         )
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
-        """Delete if present; False when it was already gone (or its kind is not served)."""
+        """Delete if present, dependents in the background (a Job's pods); False when already gone."""
         try:
-            self._resource(api_version, kind).delete(name=name, namespace=namespace)
+            self._resource(api_version, kind).delete(
+                name=name, namespace=namespace, body={"propagationPolicy": "Background"}
+            )
         except (NotFoundError, KindNotServedError):
             return False
         return True
+
+
+def _selector(pairs: dict[str, str] | None) -> str | None:
+    return ",".join(f"{key}={value}" for key, value in sorted(pairs.items())) if pairs else None

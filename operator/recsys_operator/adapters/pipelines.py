@@ -1,20 +1,31 @@
-"""Which pipeline runner a recommender's TrainingRuns go to."""
+"""Which pipeline runner a recommender's TrainingRuns go to, and where their results land."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
+from recsys_operator.adapters.jobs import JobRunner
+from recsys_operator.adapters.kube import Cluster
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
-from recsys_workloads.pipelines.runner import KfpClientRunner, LocalRunner, PipelineRunner
+from recsys_operator.manifests import web
+from recsys_operator.manifests.common import Owner
+from recsys_workloads.pipelines.config import MODEL_MOUNT, OnlineWarmup
+from recsys_workloads.pipelines.runner import (
+    KfpClientRunner,
+    LocalRunner,
+    PipelineRunner,
+    RunnerUnavailableError,
+)
 
 RUNNER_ENV = "RECSYS_PIPELINE_RUNNER"  # "kfp" (default) or "local"
 LOCAL_RUNS_ENV = "RECSYS_LOCAL_RUNS"
 ARTIFACT_ROOT_ENV = "RECSYS_ARTIFACT_ROOT"  # s3://bucket/prefix in a cluster
-MODEL_MOUNT_ENV = "RECSYS_MODEL_MOUNT"  # where pipeline pods mount the model volume
-DEFAULT_MODEL_MOUNT = "/models"
+JOB_ARTIFACTS = f"{MODEL_MOUNT}/.artifacts"  # orchestrator job without an artifact store: the model volume
 
 
 class Storage(BaseModel):
@@ -33,8 +44,9 @@ def local_runs_root() -> Path:
     return Path(os.environ.get(LOCAL_RUNS_ENV, "/tmp/recsys-runs"))
 
 
-def storage_for(namespace: str, recommender: str) -> Storage:
-    """Local mode: folders per recommender beside the runs; a cluster: the configured store.
+def storage_for(namespace: str, recommender: str, orchestrator: str = "kfp") -> Storage:
+    """Local mode: folders per recommender beside the runs; a cluster: the model volume and the
+    artifact store ($RECSYS_ARTIFACT_ROOT, or the model volume itself for orchestrator `job`).
 
     Never a relative path: pipeline steps run with another working directory.
     """
@@ -42,19 +54,48 @@ def storage_for(namespace: str, recommender: str) -> Storage:
         base = local_runs_root().resolve() / f"{namespace}-{recommender}"
         return Storage(artifact_root=str(base / "artifacts"), model_repository=str(base / "models"))
     root = os.environ.get(ARTIFACT_ROOT_ENV)
-    if not root:
-        raise RuntimeError(
-            f"{ARTIFACT_ROOT_ENV} must name the artifact store (s3://bucket/prefix) in a cluster"
+    if root:
+        artifact_root = f"{root.rstrip('/')}/{namespace}/{recommender}"
+    elif orchestrator == "job":
+        artifact_root = JOB_ARTIFACTS  # the volume is this recommender's alone
+    else:
+        raise RunnerUnavailableError(
+            "ArtifactStoreNotConfigured",
+            f"the operator's {ARTIFACT_ROOT_ENV} must name the artifact store (s3://bucket/prefix) for "
+            "Kubeflow Pipelines runs; or set spec.training.orchestrator to job (artifacts on the model volume)",
         )
     return Storage(
-        artifact_root=f"{root.rstrip('/')}/{namespace}/{recommender}",
-        model_repository=os.environ.get(MODEL_MOUNT_ENV, DEFAULT_MODEL_MOUNT),
+        artifact_root=artifact_root,
+        model_repository=MODEL_MOUNT,
         model_volume_claim=f"{recommender}-models",  # manifests.triton.model_volume_claim's name
     )
 
 
-def runner_for(spec: RecommenderSystemSpec) -> PipelineRunner:
-    """A KFP server in a cluster; kfp.local child processes in local mode and tests."""
+def online_warmup(owner: Owner, spec: RecommenderSystemSpec) -> OnlineWarmup | None:
+    """Where an initial run in a cluster replays the history into Valkey; None in local mode
+    (it warms Valkey itself before training). A password reaches the training Job's pod from the
+    Secret; KFP steps get no Secret mounted here, so a password-protected Valkey is not warmed
+    through KFP (the event service fills it from live events)."""
+    if local_mode():
+        return None
+    if spec.feature_store.online_store.password_secret_ref and spec.training.orchestrator == "kfp":
+        return None
+    return OnlineWarmup(
+        redis_url=web.redis_url(owner, spec), key_namespace=web.key_namespace(owner), filtering=spec.filtering
+    )
+
+
+def runner_for(
+    spec: RecommenderSystemSpec, cluster: Cluster, namespace: str, run: Mapping[str, Any]
+) -> PipelineRunner:
+    """kfp.local child processes in local mode and tests; in a cluster what spec.training says.
+
+    `run` is the TrainingRun (a Job is owned by it); its recommenderRef names the owner.
+    """
     if local_mode():
         return LocalRunner(local_runs_root())
+    if spec.training.orchestrator == "job":
+        recommender = ((run.get("spec") or {}).get("recommenderRef") or {}).get("name", "")
+        owner = Owner(name=str(recommender), namespace=namespace, uid="")
+        return JobRunner(cluster, owner, spec, run["metadata"])
     return KfpClientRunner(host=spec.training.kfp_endpoint)

@@ -20,7 +20,10 @@ from recsys_operator.api import GROUP, VERSION
 from recsys_operator.api import recommender_system as rs
 from recsys_operator.api import training_run as tr
 
-CATEGORY = "recsys"
+# `kubectl get recsys-all` lists both kinds. Not `recsys`: that is RecommenderSystem's short
+# name, and a category of the same name makes kubectl expand `get recsys NAME` to both kinds
+# ("you must specify only one resource").
+CATEGORY = "recsys-all"
 Schema = dict[str, Any]
 
 

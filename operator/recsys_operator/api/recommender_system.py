@@ -182,16 +182,43 @@ class EventServiceSpec(SpecModel):
     wal: WalConfig = Field(default_factory=WalConfig)
 
 
+class TrainingResourcesSpec(SpecModel):
+    """CPU and memory of the training Job's pod (orchestrator job); memory is also the limit."""
+
+    cpu: str = Field("2", description="CPU request")
+    memory: str = Field("8Gi", description="memory request and limit")
+
+
 class TrainingSpec(SpecModel):
-    """Kubeflow Pipelines training: the initial run and scheduled incremental runs."""
+    """Training runs: the initial run and scheduled incremental runs, on KFP or as Kubernetes Jobs."""
 
     initial: bool = Field(True, description="start an initial TrainingRun when no model exists")
     incremental_schedule: str | None = Field(
         "0 3 * * *", description="cron schedule (UTC) of incremental runs; empty: none"
     )
     history_replay_ratio: float = Field(0.2, ge=0.0, le=10.0, description="replayed history rows per new row")
+    orchestrator: Literal["kfp", "job"] = Field(
+        "kfp",
+        description="kfp: each run goes to the Kubeflow Pipelines server at kfpEndpoint; job: each run is "
+        "one Kubernetes Job that executes the same compiled pipeline with KFP's local runner in the "
+        "training image (no KFP server), on the model volume",
+    )
     kfp_endpoint: str | None = Field(
-        None, description="Kubeflow Pipelines API; empty: the in-cluster default"
+        None,
+        description="Kubeflow Pipelines API (orchestrator kfp); empty: "
+        "http://ml-pipeline.kubeflow.svc.cluster.local:8888",
+    )
+    image: str = Field(
+        WORKLOADS_IMAGE,
+        description="image of the training Job (orchestrator job; KFP steps run the image compiled into the "
+        "pipeline, the workloads target)",
+    )
+    resources: TrainingResourcesSpec = Field(default_factory=TrainingResourcesSpec)
+    timeout_minutes: int = Field(
+        360,
+        ge=1,
+        le=10_080,
+        description="a training Job still running after this long fails (orchestrator job)",
     )
     gpu: bool = Field(False, description="run training steps on GPU nodes")
 

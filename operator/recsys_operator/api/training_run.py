@@ -66,7 +66,10 @@ class TrainingRunStatus(SpecModel):
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
     state: str | None = Field(None, description="latest KFP run state")
-    kfp_run_id: str | None = Field(None, description="run id on the Kubeflow Pipelines server")
+    kfp_run_id: str | None = Field(
+        None, description="run id: on the Kubeflow Pipelines server, or the Job's name (orchestrator job)"
+    )
+    failed_step: str | None = Field(None, description="the pipeline step that failed")
     state_history: list[StateChange] = Field(default_factory=list)
     metrics: TrainingMetrics = Field(default_factory=TrainingMetrics)
     model_versions: dict[str, int] = Field(default_factory=dict, description="model name -> produced version")

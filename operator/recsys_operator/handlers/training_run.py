@@ -67,7 +67,7 @@ def _step(body: kopf.Body, patch: kopf.Patch, namespace: str | None) -> None:
     namespace = namespace or ""
     parent = _parent(body, namespace)
     parent_spec = RecommenderSystemSpec.model_validate((parent or {}).get("spec") or {}) if parent else None
-    runner = runner_for(parent_spec or RecommenderSystemSpec())
+    runner = runner_for(parent_spec or RecommenderSystemSpec(), cluster(), namespace, body)
     before = (body.get("status") or {}).get("state")
     with reconcile_timer(KIND):
         status = reconcile(body, parent, runner)
@@ -120,7 +120,7 @@ def cancel_in_flight(body: kopf.Body, namespace: str | None, logger: kopf.Logger
     try:
         parent = _parent(body, namespace or "")
         spec = RecommenderSystemSpec.model_validate((parent or {}).get("spec") or {})
-        runner_for(spec).cancel(str(run_id))
+        runner_for(spec, cluster(), namespace or "", body).cancel(str(run_id))
         logger.info(f"canceled pipeline run {run_id}")
     except Exception as exc:  # see docstring: never block deletion
         logger.warning(f"pipeline run {run_id} may still be running: {exc}")

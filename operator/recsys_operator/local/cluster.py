@@ -46,7 +46,7 @@ class LocalCluster:
         self.state.objects[key] = stored
         return copy.deepcopy(stored)
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str) -> Manifest | None:
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Manifest | None:
         found = self.state.objects.get(object_key(api_version, kind, name, namespace))
         if found is None:
             return None
@@ -56,6 +56,17 @@ class LocalCluster:
             replicas = int(found.get("spec", {}).get("replicas") or 1)
             found["status"] = {"readyReplicas": replicas if self.ready(component) else 0}
         return found
+
+    def select(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        label_selector: dict[str, str] | None = None,
+        field_selector: dict[str, str] | None = None,
+    ) -> list[Manifest]:
+        """No pods, claims or events here: a process's health is `ready`, and no kubelet explains it."""
+        return []
 
     def hpa_api_version(self) -> str:
         return "autoscaling/v2"

@@ -113,12 +113,8 @@ def deployment(
         ],
         "securityContext": RESTRICTED_CONTAINER_SECURITY,
     }
-    env = [web.key_namespace_env(owner)]  # the Python steps' Valkey keys
-    password_ref = spec.feature_store.online_store.password_secret_ref
-    if password_ref:  # the Python steps connect to Valkey with it (online.client.connect)
-        secret = {"secretKeyRef": {"name": password_ref, "key": "password"}}
-        env.append({"name": web.PASSWORD_ENV, "valueFrom": secret})
-    container["env"] = env
+    # The Python steps' Valkey keys, and the password they connect with (online.client.connect).
+    container["env"] = [web.key_namespace_env(owner), *web.password_env(spec)]
     pod_spec: Manifest = {
         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 1000},
         "initContainers": [_render_container(owner, spec, model_version)],

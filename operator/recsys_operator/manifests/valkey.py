@@ -22,6 +22,13 @@ def address(owner: Owner, spec: RecommenderSystemSpec) -> str:
     return given or f"{owner.child_name(COMPONENT)}.{owner.namespace}.svc:{PORT}"
 
 
+DATA = "data"  # the volumeClaimTemplate: its claim is data-<statefulset>-0
+
+
+def data_claim_name(owner: Owner) -> str:
+    return f"{DATA}-{owner.child_name(COMPONENT)}-0"
+
+
 def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
     store = spec.feature_store.online_store
     container = {
@@ -29,7 +36,7 @@ def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
         "image": store.image,
         "ports": [{"name": "valkey", "containerPort": PORT, "protocol": "TCP"}],
         "readinessProbe": {"tcpSocket": {"port": "valkey"}, "periodSeconds": 5},
-        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+        "volumeMounts": [{"name": DATA, "mountPath": "/data"}],
         "securityContext": RESTRICTED_CONTAINER_SECURITY,
     }
     return {
@@ -49,7 +56,7 @@ def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
             },
             "volumeClaimTemplates": [
                 {
-                    "metadata": {"name": "data"},
+                    "metadata": {"name": DATA},
                     "spec": {
                         "accessModes": ["ReadWriteOnce"],
                         "resources": {"requests": {"storage": store.storage}},

@@ -54,6 +54,14 @@ def key_namespace(owner: Owner) -> str:
     return f"{owner.namespace}/{owner.name}"
 
 
+def password_env(spec: RecommenderSystemSpec) -> list[Manifest]:
+    """$VALKEY_PASSWORD from the spec's Secret (key `password`); none without one."""
+    ref = spec.feature_store.online_store.password_secret_ref
+    if not ref:
+        return []
+    return [{"name": PASSWORD_ENV, "valueFrom": {"secretKeyRef": {"name": ref, "key": "password"}}}]
+
+
 def container(
     spec: RecommenderSystemSpec,
     owner: Owner,
@@ -67,15 +75,7 @@ def container(
     env: list[Manifest] | None = None,
 ) -> Manifest:
     """`recsys <args>` on `port` (named http), probed on /healthz and /readyz, read-only root."""
-    password_ref = spec.feature_store.online_store.password_secret_ref
-    environment = [key_namespace_env(owner), *(env or [])]
-    if password_ref:
-        environment.append(
-            {
-                "name": PASSWORD_ENV,
-                "valueFrom": {"secretKeyRef": {"name": password_ref, "key": "password"}},
-            }
-        )
+    environment = [key_namespace_env(owner), *(env or []), *password_env(spec)]
     probe = {"port": "http", "scheme": "HTTP"}
     built: Manifest = {
         "name": name,

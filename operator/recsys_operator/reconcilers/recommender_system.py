@@ -12,12 +12,16 @@ from redis.exceptions import RedisError
 from recsys_operator.adapters.eks import CapacityState, EksNodeGroups
 from recsys_operator.adapters.kube import Cluster, KindNotServedError
 from recsys_operator.adapters.valkey import delete_namespace
+from recsys_operator.api import API_VERSION
+from recsys_operator.api import recommender_system as rs
+from recsys_operator.api import training_run as tr
 from recsys_operator.api.conditions import Condition
 from recsys_operator.api.recommender_system import ModelStatus, RecommenderSystemSpec, validate
+from recsys_operator.diagnosis import Problem, claim_problem, first_pod_problem
 from recsys_operator.manifests import api, capacity, events, training, triton, valkey, web
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
-from recsys_operator.status import Observed, invalid_spec_conditions, reconcile_conditions
+from recsys_operator.status import Observed, component_states, invalid_spec_conditions, reconcile_conditions
 
 
 def spec_problems(raw_spec: Mapping[str, Any]) -> tuple[RecommenderSystemSpec | None, list[str]]:
@@ -81,7 +85,7 @@ def observe(
     api_deployment = cluster.get("apps/v1", "Deployment", owner.child_name(api.COMPONENT), owner.namespace)
     event_set = cluster.get("apps/v1", "StatefulSet", owner.child_name(events.COMPONENT), owner.namespace)
     model = status.get("model") or {}
-    return Observed(
+    observed = Observed(
         triton_desired=desired,
         triton_ready=_ready_replicas(deployment),
         valkey_provisioned=valkey.provisioned(spec),
@@ -98,6 +102,71 @@ def observe(
         capacity_message=capacity_state.message,
         suspended=spec.suspend,
     )
+    waiting = {t for t, ready, _, _ in component_states(observed) if not ready}
+    return observed.model_copy(update={"blockers": blockers(cluster, owner, spec, status, waiting)})
+
+
+def blockers(
+    cluster: Cluster, owner: Owner, spec: RecommenderSystemSpec, status: Mapping[str, Any], waiting: set[str]
+) -> dict[str, Problem]:
+    """For each component condition in `waiting`: what its claims, pods or training say is wrong."""
+    found: dict[str, Problem] = {}
+    for condition, (component, claims) in workload_parts(owner, spec).items():
+        if condition not in waiting:
+            continue
+        problem = next((p for c in claims if (p := _claim_problem(cluster, owner.namespace, c))), None)
+        if problem is None:
+            pods = cluster.select("v1", "Pod", owner.namespace, label_selector=owner.selector(component))
+            problem = first_pod_problem(pods)
+        if problem is not None:
+            found[condition] = problem
+    run = status.get("lastTrainingRun")
+    if rs.INDEX_READY in waiting and run:
+        problem = _training_problem(cluster.get(API_VERSION, tr.KIND, str(run), owner.namespace))
+        if problem is not None:
+            found[rs.INDEX_READY] = problem
+    return found
+
+
+def workload_parts(owner: Owner, spec: RecommenderSystemSpec) -> dict[str, tuple[str, list[str]]]:
+    """Condition -> (component label of its pods, claims its pods mount)."""
+    models = owner.child_name("models")
+    parts = {
+        rs.SERVING_READY: (triton.COMPONENT, [models]),
+        rs.API_READY: (api.COMPONENT, []),
+        rs.EVENT_SERVICE_READY: (events.COMPONENT, [events.log_claim_name(owner), models]),
+    }
+    if valkey.provisioned(spec):
+        parts[rs.FEATURE_STORE_READY] = (valkey.COMPONENT, [valkey.data_claim_name(owner)])
+    return parts
+
+
+def _claim_problem(cluster: Cluster, namespace: str, name: str) -> Problem | None:
+    claim = cluster.get("v1", "PersistentVolumeClaim", name, namespace)
+    if claim is None or (claim.get("status") or {}).get("phase") == "Bound":
+        return None
+    klass = (claim.get("spec") or {}).get("storageClassName")
+    exists = cluster.get("storage.k8s.io/v1", "StorageClass", klass, None) is not None if klass else None
+    selector = {"involvedObject.kind": "PersistentVolumeClaim", "involvedObject.name": name}
+    found = cluster.select("v1", "Event", namespace, field_selector=selector)
+    return claim_problem(claim, name, found, exists)
+
+
+def _training_problem(run: Mapping[str, Any] | None) -> Problem | None:
+    """What keeps the training run the index waits on from producing a version, if anything."""
+    if run is None:
+        return None
+    name = run["metadata"]["name"]
+    conditions = {c.get("type"): c for c in (run.get("status") or {}).get("conditions") or []}
+    failed, created = conditions.get(tr.FAILED) or {}, conditions.get(tr.CREATED) or {}
+    running = conditions.get(tr.RUNNING) or {}
+    if failed.get("status") == "True":
+        return Problem(reason="TrainingFailed", message=f"TrainingRun {name}: {failed.get('message', '')}")
+    for condition, reason in ((created, "TrainingNotStarted"), (running, "TrainingStalled")):
+        if condition.get("status") in ("False", "Unknown") and condition.get("message"):
+            said = f"{condition.get('reason')}: {condition['message']}"
+            return Problem(reason=reason, message=f"TrainingRun {name}: {said}")
+    return None
 
 
 def reconcile(
@@ -141,7 +210,8 @@ def needs_initial_training(spec: RecommenderSystemSpec, status: Mapping[str, Any
 def release(
     body: Mapping[str, Any], cluster: Cluster, delete_keys: Callable[[str, str], int] = delete_namespace
 ) -> list[tuple[str, str]]:
-    """Delete what owner references cannot collect: the cluster-scoped NodePool, the Valkey keys.
+    """Delete what owner references cannot collect: the cluster-scoped NodePool, the Valkey keys
+    and the provisioned Valkey's volume claim.
 
     Keys go while Valkey still runs (a provisioned one is collected only after the
     finalizer lets go); a shared external Valkey keeps every other recommender's keys.
@@ -158,6 +228,12 @@ def release(
         released.append(("Valkey keys", f"{removed} under {namespace}:"))
     except (RedisError, OSError) as exc:  # unreachable: the NodePool must still go
         released.append(("Valkey keys", f"left under {namespace}: ({exc})"))
+    # A StatefulSet's claims outlive it (no owner reference): the provisioned Valkey's data is
+    # this recommender's keys alone, which were just deleted, so its claim goes too.
+    if valkey.provisioned(spec) and cluster.delete(
+        "v1", "PersistentVolumeClaim", valkey.data_claim_name(owner), owner.namespace
+    ):
+        released.append(("Valkey volume claim", valkey.data_claim_name(owner)))
     if spec.capacity.provider == "karpenter":
         pool = capacity.node_pool(owner, spec)
         if cluster.delete(pool["apiVersion"], pool["kind"], pool["metadata"]["name"], None):

@@ -13,14 +13,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from recsys_operator.adapters.pipelines import Storage, storage_for
+from recsys_operator.adapters.pipelines import Storage, online_warmup, storage_for
 from recsys_operator.api import training_run as tr
 from recsys_operator.api.conditions import Condition, set_condition
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.api.training_run import TrainingMetrics, TrainingRunSpec
+from recsys_operator.manifests import training_job
+from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import ENSEMBLE
-from recsys_workloads.pipelines.config import PipelineConfig, Toleration, apply_overrides
-from recsys_workloads.pipelines.runner import PipelineRunner, RunStatus
+from recsys_workloads.pipelines.config import OnlineWarmup, PipelineConfig, Toleration, apply_overrides
+from recsys_workloads.pipelines.runner import PipelineRunner, RunnerUnavailableError, RunStatus
 
 DEFAULT_PIPELINES = {"Initial": "initial", "Incremental": "incremental"}
 
@@ -33,16 +35,24 @@ GPU_TOLERATION = Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoS
 
 
 def pipeline_config(
-    recommender: str, parent: RecommenderSystemSpec, run: TrainingRunSpec, storage: Storage
+    recommender: str,
+    parent: RecommenderSystemSpec,
+    run: TrainingRunSpec,
+    storage: Storage,
+    online: OnlineWarmup | None = None,
 ) -> PipelineConfig:
     """The one parameters object: the recommender's spec, narrowed to this run."""
     fine_tune = parent.models.fine_tune.model_copy(
         update={"replay_ratio": parent.training.history_replay_ratio}
     )
+    sources = parent.data_sources
+    if parent.training.orchestrator == "job" and parent.events.replicas and sources.events_uri is None:
+        # The Job mounts the event service's log claim: incremental runs learn from live events.
+        sources = sources.model_copy(update={"events_uri": training_job.EVENT_LOG_MOUNT})
     config = PipelineConfig(
         recommender=recommender,
         run_type=run.type,
-        data_sources=parent.data_sources,
+        data_sources=sources,
         models=parent.models.model_copy(update={"fine_tune": fine_tune}),
         retrieval=parent.retrieval,
         artifact_root=storage.artifact_root,
@@ -50,6 +60,7 @@ def pipeline_config(
         gpu=parent.training.gpu,
         tolerations=[GPU_TOLERATION] if parent.training.gpu else [],
         model_volume_claim=storage.model_volume_claim,
+        online=online if run.type == "Initial" else None,
     )
     return apply_overrides(config, run.parameters, start=run.data_window.start, end=run.data_window.end)
 
@@ -63,18 +74,41 @@ def state_conditions(current: list[Condition], run: RunStatus, generation: int) 
     conditions = set_condition(current, tr.CREATED, "True", "Submitted", f"run {run.run_id}", generation)
     running = run.state in ("PENDING", "RUNNING", "CANCELING")
     conditions = set_condition(
-        conditions, tr.RUNNING, "True" if running else "False", f"Run{run.state.title()}", "", generation
+        conditions,
+        tr.RUNNING,
+        "True" if run.state in ("RUNNING", "CANCELING") else "False",
+        f"Run{run.state.title()}",
+        (run.message or "") if running else "",
+        generation,
     )
     if run.state == "SUCCEEDED":
         conditions = set_condition(conditions, tr.SUCCEEDED, "True", "RunSucceeded", "", generation)
         conditions = set_condition(conditions, tr.FAILED, "False", "RunSucceeded", "", generation)
     elif run.state in ("FAILED", "CANCELED"):
         reason = "RunFailed" if run.state == "FAILED" else "RunCanceled"
+        error = run.error or run.state.lower()
+        message = f"step {run.failed_step}: {error}" if run.failed_step else error
         conditions = set_condition(conditions, tr.SUCCEEDED, "False", reason, "", generation)
-        conditions = set_condition(
-            conditions, tr.FAILED, "True", reason, run.error or run.state.lower(), generation
-        )
+        conditions = set_condition(conditions, tr.FAILED, "True", reason, message, generation)
     return conditions
+
+
+def unavailable(
+    current: list[Condition], status: Mapping[str, Any], exc: RunnerUnavailableError, generation: int
+) -> dict[str, Any]:
+    """The orchestrator cannot be asked now: not submitted yet -> Created False; else Running Unknown.
+
+    The last known state stays, so a run that was RUNNING is not reported as anything else.
+    """
+    if status.get("kfpRunId") is None:
+        conditions = set_condition(current, tr.CREATED, "False", exc.reason, str(exc), generation)
+        return {
+            "observedGeneration": generation,
+            "state": "PENDING",
+            "conditions": [c.to_spec() for c in conditions],
+        }
+    conditions = set_condition(current, tr.RUNNING, "Unknown", exc.reason, str(exc), generation)
+    return {"observedGeneration": generation, "conditions": [c.to_spec() for c in conditions]}
 
 
 def _failed(current: list[Condition], reason: str, message: str, generation: int) -> dict[str, Any]:
@@ -115,13 +149,25 @@ def reconcile(
             return _failed(
                 current, "InvalidRecommender", f"{spec.recommender_ref.name} has an invalid spec", generation
             )
-        storage = storage_for(str(meta["namespace"]), spec.recommender_ref.name)
         try:
-            config = pipeline_config(spec.recommender_ref.name, parent_spec, spec, storage)
+            storage = storage_for(
+                str(meta["namespace"]), spec.recommender_ref.name, parent_spec.training.orchestrator
+            )
+            owner = Owner(name=spec.recommender_ref.name, namespace=str(meta["namespace"]), uid="")
+            online = online_warmup(owner, parent_spec)
+            config = pipeline_config(spec.recommender_ref.name, parent_spec, spec, storage, online)
+        except RunnerUnavailableError as exc:
+            return unavailable(current, status, exc, generation)
         except ValueError as exc:  # spec.parameters or spec.dataWindow the pipeline cannot take
             return _failed(current, "InvalidParameters", str(exc), generation)
-        run_id = runner.submit(pipelines[spec.type], {"config": config.to_argument()}, run_name(meta))
-    run = runner.status(run_id)
+        try:
+            run_id = runner.submit(pipelines[spec.type], {"config": config.to_argument()}, run_name(meta))
+        except RunnerUnavailableError as exc:
+            return unavailable(current, status, exc, generation)
+    try:
+        run = runner.status(run_id)
+    except RunnerUnavailableError as exc:
+        return unavailable(current, {**status, "kfpRunId": run_id}, exc, generation) | {"kfpRunId": run_id}
     result: dict[str, Any] = {
         "observedGeneration": generation,
         "kfpRunId": run_id,
@@ -129,6 +175,8 @@ def reconcile(
         "conditions": [c.to_spec() for c in state_conditions(current, run, generation)],
         "stateHistory": [{"state": c.state, "time": _iso(c.time)} for c in run.history],
     }
+    if run.failed_step:
+        result["failedStep"] = run.failed_step
     if run.state == "SUCCEEDED":
         result.update(run_outputs(run))
     if run.history:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,16 +20,6 @@ from recsys_workloads.runtime.process import ServerStartError
 
 REPO = Path(__file__).resolve().parents[3]
 CRDS = sorted((REPO / "crds").glob("*.yaml"))
-
-
-def until(what: str, probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    """Poll `probe` until it returns something truthy (the operator acts asynchronously)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="session")

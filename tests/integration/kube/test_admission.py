@@ -23,8 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from recsys_operator.api import API_VERSION, GROUP, VERSION
 from recsys_operator.handlers import admission
 from recsys_operator.testing.cluster import KubeCluster, api_error_message
-
-from .conftest import until
+from recsys_operator.testing.wait import until
 
 RS_PLURAL, TR_PLURAL = "recommendersystems", "trainingruns"
 QUIET: dict[str, Any] = {"suspend": True, "training": {"initial": False, "incrementalSchedule": None}}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from kubernetes import client
 
+from recsys_operator.api import API_VERSION
+from recsys_operator.api.crd import CATEGORY
 from recsys_operator.testing.cluster import KubeCluster
 
 
@@ -20,12 +23,25 @@ def test_generated_crds_are_accepted_and_become_established(kube_cluster: KubeCl
         assert "NonStructuralSchema" not in conditions, crd.status.conditions
 
 
-def test_short_names_and_the_recsys_category_are_served(kube_cluster: KubeCluster) -> None:
+def test_short_names_and_the_recsys_all_category_are_served(kube_cluster: KubeCluster) -> None:
     resources = kube_cluster.kubectl("api-resources", "--api-group=recsys.io", "-o", "wide").stdout
     rows = {line.split()[0]: line for line in resources.splitlines()[1:]}
     assert "recsys" in rows["recommendersystems"]
     assert "tr" in rows["trainingruns"]
-    assert all("recsys" in rows[plural].split()[-1] for plural in rows)  # CATEGORIES column
+    assert all(rows[plural].split()[-1] == CATEGORY for plural in rows)  # CATEGORIES column
+
+
+def test_a_recommender_is_got_by_its_short_name_and_both_kinds_by_the_category(
+    kube_cluster: KubeCluster, namespace: str
+) -> None:
+    manifest = {"apiVersion": API_VERSION, "kind": "RecommenderSystem", "metadata": {"name": "shop"}, "spec": {}}
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest))
+    # With `recsys` also a category, kubectl expanded this to both kinds and refused a NAME.
+    named = kube_cluster.kubectl("get", "recsys", "shop", "-n", namespace, check=False)
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.splitlines()[1].split()[0] == "shop"
+    listed = kube_cluster.kubectl("get", CATEGORY, "-n", namespace, "-o", "name").stdout
+    assert "recommendersystem.recsys.io/shop" in listed
 
 
 def test_kubectl_explain_prints_the_filtering_field_descriptions(kube_cluster: KubeCluster) -> None:

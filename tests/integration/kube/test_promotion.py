@@ -22,9 +22,8 @@ from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers.training_run import run_name
 from recsys_operator.testing.cluster import KubeCluster
+from recsys_operator.testing.wait import until
 from recsys_workloads.pipelines.runner import RunStatus, write_state
-
-from .conftest import until
 
 SPEC: dict[str, Any] = {"training": {"initial": False, "incrementalSchedule": None}}
 

@@ -1,15 +1,12 @@
-"""A RecommenderSystem reconciled into every owned child: the same checks here and on kind.
+"""A RecommenderSystem reconciled into every owned child, on the loopback kube-apiserver 1.20.
 
-By default the checks run against this session's loopback kube-apiserver 1.20 with the
-operator in process (`KopfRunner`, system:masters). With `RECSYS_E2E_KUBECONFIG` set they
-run against that cluster instead, whose operator was installed from `deploy/base` and runs
-under its own ServiceAccount and RBAC (`scripts/e2e/kind.sh` sets it up); nothing here
-starts a server then. A cluster with a kubelet also gets the checks only real pods allow.
+The operator runs in process (`KopfRunner`, system:masters). With no kubelet nothing starts;
+the single-node cluster layer (tests/cluster) runs the same operator in a pod, under its own
+ServiceAccount and ClusterRole, with real pods.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -19,39 +16,28 @@ from typing import Any
 
 import pytest
 from kopf.testing import KopfRunner
-from kubernetes import client, config
+from kubernetes import client
 
 from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.api import GROUP, VERSION
 from recsys_operator.api.recommender_system import COMPONENT_CONDITIONS, PLURAL, RecommenderSystemSpec
 from recsys_operator.manifests.common import MANAGER, Owner
 from recsys_operator.manifests.desired import desired_objects
+from recsys_operator.testing.wait import until
 
-from .conftest import until
-
-EXTERNAL_ENV = "RECSYS_E2E_KUBECONFIG"
 NAME = "shop"
-# No initial training (no KFP on either cluster); otherwise the defaults, so every child appears.
+# No initial training (no KFP); otherwise the defaults, so every child appears.
 SPEC: dict[str, Any] = {"training": {"initial": False, "incrementalSchedule": None}}
 
 
 @dataclass(frozen=True)
 class Target:
     api: client.ApiClient
-    kubelet: bool  # pods really run (kind), or stay Pending forever (the loopback server)
     timeout_s: float
 
 
 @pytest.fixture(scope="module")
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    external = os.environ.get(EXTERNAL_ENV)
-    if external:
-        api = config.new_client_from_config(config_file=external)
-        try:
-            yield Target(api, kubelet=True, timeout_s=300.0)
-        finally:
-            api.close()
-        return
     cluster = request.getfixturevalue("kube_cluster")
     runs = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as env:
@@ -61,7 +47,7 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         env.setenv("RECSYS_LOCAL_RUNS", str(Path(runs)))
         with KopfRunner(["run", "-A", "--standalone", "-m", "recsys_operator.handlers"], timeout=60):
             time.sleep(2)  # let the watchers start before objects appear
-            yield Target(cluster.api, kubelet=False, timeout_s=60.0)
+            yield Target(cluster.api, timeout_s=60.0)
 
 
 @pytest.fixture
@@ -137,14 +123,9 @@ def test_a_recommender_owns_every_child_and_reports_every_component(
     service_ports = stored[("Service", f"{NAME}-api")]["spec"]["ports"]
     assert [(p["name"], p["protocol"]) for p in service_ports] == [("http", "TCP")]
 
-    for component in ("ApiReady", "EventServiceReady"):
-        assert conditions[component]["reason"].endswith(("Ready", "NotReady")), conditions[component]
-
-    if target.kubelet:
-        # Real pods: the provisioned Valkey (valkey-bundle, a ReadWriteOnce claim) starts and
-        # the operator's periodic refresh reports it.
-        def valkey_ready() -> bool:
-            current = objects.get_namespaced_custom_object(GROUP, VERSION, system_namespace, PLURAL, NAME)
-            return _conditions(current).get("FeatureStoreReady", {}).get("status") == "True"
-
-        until("FeatureStoreReady=True (the Valkey pod)", valkey_ready, target.timeout_s)
+    # This server has no StorageClass `efs-sc` (the claims' default): the operator says so
+    # where a user looks, on each component whose pods mount such a claim.
+    for component in ("ServingReady", "EventServiceReady"):
+        assert conditions[component]["reason"] == "StorageClassNotFound", conditions[component]
+        assert "StorageClass 'efs-sc' does not exist" in conditions[component]["message"]
+    assert conditions["ApiReady"]["reason"] == "ApiNotReady"  # pods no scheduler places, no problem known

@@ -117,5 +117,27 @@ def test_the_submitted_pipeline_carries_the_kubernetes_platform_spec(fake_kfp: A
     run_id = runner.submit("initial", {"config": PipelineConfig().to_argument()}, run_name="r")
     submitted = fake_kfp.runs[run_id]["pipeline_spec"]
     executors = submitted["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert {"exec-train-two-tower", "exec-train-dlrm", "exec-export-model"} == set(executors)
+    assert {"exec-publish-catalog", "exec-train-two-tower", "exec-train-dlrm", "exec-export-model"} == set(executors)
     assert submitted["pipeline_spec"]["pipelineInfo"]["name"] == "recsys-initial"
+
+
+def test_an_unreachable_server_is_reported_at_once_not_after_kfps_own_retries() -> None:
+    import socket
+    import time
+
+    from recsys_workloads.pipelines.runner import RunnerUnavailableError
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    runner = KfpClientRunner(host=f"http://127.0.0.1:{port}")
+    began = time.monotonic()
+    with pytest.raises(RunnerUnavailableError) as raised:
+        runner.submit("data", {"config": PipelineConfig().to_argument()}, run_name="r")
+    assert time.monotonic() - began < 5  # kfp.Client alone retries healthz for 25 s
+    assert raised.value.reason == "PipelinesUnreachable"
+    assert f"http://127.0.0.1:{port}" in str(raised.value)
+
+
+def test_the_default_endpoint_is_kubeflows_in_cluster_service() -> None:
+    assert KfpClientRunner().host == "http://ml-pipeline.kubeflow.svc.cluster.local:8888"

@@ -160,10 +160,21 @@ def test_the_serving_certificate_covers_the_loopback_ip() -> None:
     assert argv[argv.index("-out") + 1] == "/c.crt"
 
 
+BUILT = (
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "pause"
+)  # fmt: skip
+
+
+def _stamp() -> str:
+    return subprocess.run(
+        ["bash", str(BUILD_SH), "--stamp"], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def test_build_script_parses_and_skips_when_the_stamp_exists(tmp_path: Path) -> None:
     subprocess.run(["bash", "-n", str(BUILD_SH)], check=True)
-    _fake_bin_dir(tmp_path / "bin")
-    (tmp_path / "bin" / ".stamp").write_text("built\n")
+    _fake_bin_dir(tmp_path / "bin", BUILT)
+    (tmp_path / "bin" / ".stamp").write_text(_stamp())
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         ["bash", str(BUILD_SH), str(tmp_path)],
@@ -176,3 +187,27 @@ def test_build_script_parses_and_skips_when_the_stamp_exists(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert "already built" in done.stdout
     assert not (tmp_path / "src").exists()  # nothing fetched
+
+
+def test_a_stamp_of_an_older_build_with_fewer_commands_is_rebuilt(tmp_path: Path) -> None:
+    """A cache from before the cluster existed holds only the API server layer's binaries."""
+    _fake_bin_dir(tmp_path / "bin")
+    (tmp_path / "bin" / ".stamp").write_text(
+        "kubernetes 1.20.5 (reflect2 1.0.2, json-iterator 1.1.12), etcd\n"
+    )
+    tools = tmp_path / "tools"  # everything but apt-get: the rebuild stops at its first check
+    tools.mkdir()
+    for name in ("dirname", "cat", "uname", "mkdir", "flock", "date"):
+        (tools / name).symlink_to(
+            subprocess.run(["which", name], capture_output=True, text=True).stdout.strip()
+        )
+    done = subprocess.run(
+        ["/bin/bash", str(BUILD_SH), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": str(tools)},
+        timeout=30,
+        check=False,
+    )
+    assert "already built" not in done.stdout
+    assert done.returncode != 0 and "'apt-get' is missing" in done.stderr

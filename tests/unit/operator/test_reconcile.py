@@ -20,6 +20,7 @@ class RecordingCluster:
         self.ready = ready
         self.served = served
         self.deleted: list[tuple[str, str]] = []
+        self.listed: dict[str, list[Manifest]] = {}  # kind -> what `select` answers
 
     def apply(self, manifest: Manifest) -> Manifest:
         if manifest["kind"] == "NodePool" and "NodePool" not in self.served:
@@ -29,8 +30,23 @@ class RecordingCluster:
         self.objects[key] = stored
         return stored
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str) -> Manifest | None:
-        return self.objects.get((kind, namespace, name))
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Manifest | None:
+        return self.objects.get((kind, namespace or "", name))
+
+    def select(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        label_selector: dict[str, str] | None = None,
+        field_selector: dict[str, str] | None = None,
+    ) -> list[Manifest]:
+        labels = label_selector or {}
+        return [
+            o
+            for o in self.listed.get(kind, [])
+            if all(o["metadata"].get("labels", {}).get(k) == v for k, v in labels.items())
+        ]
 
     def hpa_api_version(self) -> str:
         return "autoscaling/v2beta2"
@@ -212,3 +228,96 @@ def test_an_unreachable_valkey_does_not_keep_the_node_pool() -> None:
     released = dict(release(_body(KARPENTER), cluster, unreachable))
     assert "left under" in released["Valkey keys"] and "no route" in released["Valkey keys"]
     assert released["NodePool"] == "gpu-pool"
+
+
+def _stored(cluster: RecordingCluster, kind: str, name: str, **status: Any) -> None:
+    cluster.objects[(kind, "shop", name)] = {"kind": kind, "metadata": {"name": name}, "status": status}
+
+
+def test_a_component_waiting_on_a_claim_or_a_pod_says_which_and_why() -> None:
+    cluster = RecordingCluster()
+    reconcile(_body({}), cluster)  # creates the children (none ready)
+    cluster.objects[("PersistentVolumeClaim", "shop", "homepage-models")]["status"] = {"phase": "Pending"}
+    # No StorageClass efs-sc in this cluster: get() finds none.
+    api_pod = {
+        "metadata": {
+            "name": "homepage-api-7d9",
+            "labels": {"app.kubernetes.io/instance": "homepage", "app.kubernetes.io/component": "api"},
+        },
+        "status": {
+            "phase": "Pending",
+            "containerStatuses": [
+                {
+                    "name": "api",
+                    "state": {"waiting": {"reason": "ErrImageNeverPull", "message": "image is not present"}},
+                }
+            ],
+        },
+    }
+    cluster.listed["Pod"] = [api_pod]
+    status = reconcile(_body({}), cluster)
+    serving = _condition(status, "ServingReady")
+    assert (serving["status"], serving["reason"]) == ("False", "StorageClassNotFound")
+    assert (
+        "PersistentVolumeClaim homepage-models is Pending: StorageClass 'efs-sc' does not exist"
+        in serving["message"]
+    )
+    assert "0/1 Triton replicas ready" in serving["message"]
+    events = _condition(status, "EventServiceReady")  # mounts the same claim
+    assert events["reason"] == "StorageClassNotFound"
+    api = _condition(status, "ApiReady")
+    assert api["reason"] == "ErrImageNeverPull"
+    assert "pod homepage-api-7d9 container api: image is not present" in api["message"]
+    assert _condition(status, "Ready")["reason"] in {
+        "ValkeyNotReady",
+        "StorageClassNotFound",
+        "AwaitingTraining",
+    }
+
+
+def test_the_index_condition_repeats_why_the_initial_training_does_not_start() -> None:
+    cluster = RecordingCluster()
+    first = reconcile(_body({}), cluster)
+    run = {
+        "conditions": [
+            {
+                "type": "Created",
+                "status": "False",
+                "reason": "PipelinesUnreachable",
+                "message": "Kubeflow Pipelines at http://x: refused",
+            }
+        ]
+    }
+    cluster.objects[("TrainingRun", "shop", "homepage-initial")]["status"] = run
+    status = reconcile(_body({}, status=first), cluster)
+    index = _condition(status, "IndexReady")
+    assert index["reason"] == "TrainingNotStarted"
+    assert index["message"].startswith(
+        "TrainingRun homepage-initial: PipelinesUnreachable: Kubeflow Pipelines at http://x"
+    )
+
+
+def test_ready_components_are_not_diagnosed() -> None:
+    cluster = RecordingCluster(ready=True)
+    _stored(cluster, "StorageClass", "efs-sc")
+    bad = {
+        "metadata": {"name": "p", "labels": {}},
+        "status": {"containerStatuses": [{"name": "x", "state": {"waiting": {"reason": "ErrImagePull"}}}]},
+    }
+    cluster.listed["Pod"] = [bad]
+    status = reconcile(_body({}, status={"model": {"currentVersion": 1}}), cluster)
+    assert _condition(status, "ApiReady")["reason"] == "ApiReady"
+
+
+def test_deletion_removes_the_provisioned_valkeys_claim_that_no_owner_reference_collects() -> None:
+    cluster = RecordingCluster()
+    reconcile(_body({}), cluster)
+    _stored(cluster, "PersistentVolumeClaim", "data-homepage-valkey-0", phase="Bound")
+    released = release(_body({}), cluster, lambda url, namespace: 0)
+    assert ("Valkey volume claim", "data-homepage-valkey-0") in released
+    assert ("PersistentVolumeClaim", "shop", "data-homepage-valkey-0") not in cluster.objects
+    external = {"featureStore": {"onlineStore": {"address": "valkey.example:6379"}}}
+    _stored(cluster, "PersistentVolumeClaim", "data-homepage-valkey-0", phase="Bound")
+    assert "Valkey volume claim" not in [
+        what for what, _ in release(_body(external), cluster, lambda u, n: 0)
+    ]

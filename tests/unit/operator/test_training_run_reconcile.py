@@ -9,7 +9,7 @@ import pytest
 
 from recsys_operator.reconcilers.training_run import reconcile, run_name
 from recsys_workloads.pipelines.config import PipelineConfig
-from recsys_workloads.pipelines.runner import RunState, RunStatus, StateChange
+from recsys_workloads.pipelines.runner import RunnerUnavailableError, RunState, RunStatus, StateChange
 
 T0 = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
 
@@ -22,6 +22,7 @@ class ScriptedRunner:
         self.states: dict[str, list[RunState]] = {}
         self.errors: dict[str, str] = {}
         self.outputs: dict[str, dict[str, object]] = {}
+        self.failed_steps: dict[str, str] = {}
 
     def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str:
         self.submitted.append((pipeline, arguments, run_name))
@@ -37,6 +38,7 @@ class ScriptedRunner:
             state=states[-1],
             history=history,
             error=self.errors.get(run_id),
+            failed_step=self.failed_steps.get(run_id),
             outputs=self.outputs.get(run_id, {}),
         )
 
@@ -93,7 +95,11 @@ def test_first_pass_submits_the_mapped_pipeline_with_the_recommenders_config() -
     assert config.tolerations[0].key == "nvidia.com/gpu"
     assert status["kfpRunId"] == name
     assert _condition(status, "Created")["status"] == "True"
-    assert _condition(status, "Running")["status"] == "True"
+    # Queued, not running yet (Running turns True with the RUNNING state).
+    assert (_condition(status, "Running")["status"], _condition(status, "Running")["reason"]) == (
+        "False",
+        "RunPending",
+    )
 
 
 def test_a_recorded_run_id_is_polled_never_resubmitted() -> None:
@@ -151,10 +157,89 @@ def test_local_mode_keeps_artifacts_and_versions_in_absolute_folders(
     assert config.model_repository == str(tmp_path / "shop-homepage" / "models")
 
 
-def test_a_cluster_without_an_artifact_store_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cluster_without_an_artifact_store_waits_and_says_why_in_the_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("RECSYS_ARTIFACT_ROOT")
-    with pytest.raises(RuntimeError, match="RECSYS_ARTIFACT_ROOT must name the artifact store"):
-        reconcile(_body(), PARENT, ScriptedRunner())
+    runner = ScriptedRunner()
+    status = reconcile(_body(), PARENT, runner)
+    assert runner.submitted == []
+    created = _condition(status, "Created")
+    assert (created["status"], created["reason"]) == ("False", "ArtifactStoreNotConfigured")
+    assert "RECSYS_ARTIFACT_ROOT" in created["message"] and "orchestrator" in created["message"]
+    assert status["state"] == "PENDING"  # not terminal: the poll timer retries
+
+
+def test_the_job_orchestrator_keeps_artifacts_on_the_model_volume_and_reads_the_event_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RECSYS_ARTIFACT_ROOT")
+    parent = {"spec": {**PARENT["spec"], "training": {"orchestrator": "job"}}}
+    runner = ScriptedRunner()
+    reconcile(_body(), parent, runner)
+    ((_, arguments, _),) = runner.submitted
+    config = PipelineConfig.from_argument(str(arguments["config"]))
+    assert config.artifact_root == "/models/.artifacts"
+    assert (config.model_repository, config.model_volume_claim) == ("/models", "homepage-models")
+    assert config.data_sources.events_uri == "/var/lib/recsys/event-log"
+
+
+class UnreachableRunner(ScriptedRunner):
+    def __init__(self, down: bool = True) -> None:
+        super().__init__()
+        self.down = down
+
+    def _check(self) -> None:
+        if self.down:
+            raise RunnerUnavailableError(
+                "PipelinesUnreachable", "Kubeflow Pipelines at http://kfp:8888: refused"
+            )
+
+    def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str:
+        self._check()
+        return super().submit(pipeline, arguments, run_name)
+
+    def status(self, run_id: str) -> RunStatus:
+        self._check()
+        return super().status(run_id)
+
+
+def test_an_unreachable_pipelines_server_is_in_the_status_and_retried_until_it_answers() -> None:
+    runner = UnreachableRunner()
+    first = reconcile(_body(), PARENT, runner)
+    created = _condition(first, "Created")
+    assert (created["status"], created["reason"]) == ("False", "PipelinesUnreachable")
+    assert "http://kfp:8888" in created["message"]
+    assert first["state"] == "PENDING" and "kfpRunId" not in first
+    runner.down = False
+    second = reconcile(_body(status=first), PARENT, runner)
+    assert _condition(second, "Created")["status"] == "True"
+    assert second["kfpRunId"] == "shop-homepage-initial-abcdef12"
+
+
+def test_a_server_lost_after_submission_keeps_the_run_and_marks_running_unknown() -> None:
+    runner = UnreachableRunner(down=False)
+    first = reconcile(_body(), PARENT, runner)
+    runner.states[first["kfpRunId"]].append("RUNNING")
+    running = reconcile(_body(status=first), PARENT, runner)
+    runner.down = True
+    lost = reconcile(_body(status=running), PARENT, runner)
+    assert lost["kfpRunId"] == first["kfpRunId"]
+    assert "state" not in lost  # the merge patch keeps the last known state (RUNNING)
+    condition = _condition(lost, "Running")
+    assert (condition["status"], condition["reason"]) == ("Unknown", "PipelinesUnreachable")
+
+
+def test_a_failed_run_names_the_step_that_failed() -> None:
+    runner = ScriptedRunner()
+    first = reconcile(_body(), PARENT, runner)
+    run_id = first["kfpRunId"]
+    runner.states[run_id] += ["RUNNING", "FAILED"]
+    runner.errors[run_id] = "RuntimeError: Pipeline failed. Inner task failed: 'train-dlrm'."
+    runner.failed_steps[run_id] = "train-dlrm"
+    status = reconcile(_body(status=first), PARENT, runner)
+    assert status["failedStep"] == "train-dlrm"
+    assert _condition(status, "Failed")["message"].startswith("step train-dlrm: RuntimeError")
 
 
 def test_a_succeeded_run_reports_its_metrics_and_published_version() -> None:
@@ -205,3 +290,26 @@ def test_run_parameters_reach_the_pipeline_and_bad_ones_fail_the_run_naming_the_
     assert refused["state"] == "FAILED"
     failed = {c["type"]: c for c in refused["conditions"]}["Failed"]
     assert failed["reason"] == "InvalidParameters" and "learningRate" in failed["message"]
+
+
+def test_a_clusters_initial_run_warms_valkey_from_history_and_incremental_runs_do_not() -> None:
+    runner = ScriptedRunner()
+    reconcile(_body(), PARENT, runner)
+    reconcile(
+        _body(spec=RUN_SPEC) | {"metadata": {**_body()["metadata"], "name": "inc", "uid": "ffff0000"}},
+        PARENT,
+        runner,
+    )
+    initial, incremental = (PipelineConfig.from_argument(str(a["config"])) for _, a, _ in runner.submitted)
+    assert initial.online is not None
+    assert initial.online.redis_url == "redis://homepage-valkey.shop.svc:6379/0"
+    assert initial.online.key_namespace == "shop/homepage"
+    assert incremental.online is None
+
+
+def test_local_mode_warms_valkey_itself_so_its_runs_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_PIPELINE_RUNNER", "local")
+    runner = ScriptedRunner()
+    reconcile(_body(), PARENT, runner)
+    ((_, arguments, _),) = runner.submitted
+    assert PipelineConfig.from_argument(str(arguments["config"])).online is None

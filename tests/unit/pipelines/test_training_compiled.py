@@ -76,8 +76,8 @@ TRAINING_EXECUTORS = {
     "incremental.yaml": {"exec-fine-tune"},
 }
 VOLUME_EXECUTORS = {
-    "initial.yaml": {"exec-export-model"},
-    "incremental.yaml": {"exec-fine-tune", "exec-export-model"},
+    "initial.yaml": {"exec-publish-catalog", "exec-export-model"},
+    "incremental.yaml": {"exec-publish-catalog", "exec-fine-tune", "exec-export-model"},
 }
 
 

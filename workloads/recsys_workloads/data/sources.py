@@ -108,15 +108,18 @@ def append_event_log(events: Path, destination: Path) -> int:
 
     The event service writes canonical interaction rows partitioned by the dataset's own day
     origin, so its parts join the dataset as they are (prefixed, so they never replace a part).
+    `events` is one writer's log, or (in a cluster) the whole log volume with one folder per
+    replica; part names carry the writer id, so two replicas' parts never collide.
     A missing log is no events yet, not an error.
     """
     from recsys_workloads.data import schema as s
 
-    source = events / s.INTERACTIONS_DIR
-    if not source.is_dir():
-        return 0
     added = 0
-    for part in sorted(source.glob("day=*/*.parquet")):
+    parts = [
+        *events.glob(f"{s.INTERACTIONS_DIR}/day=*/*.parquet"),
+        *events.glob(f"*/{s.INTERACTIONS_DIR}/day=*/*.parquet"),
+    ]
+    for part in sorted(parts):
         target = destination / s.INTERACTIONS_DIR / part.parent.name / f"events-{part.name}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(part, target)

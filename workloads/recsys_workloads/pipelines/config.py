@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, model_validator
 from recsys_workloads.data.sources import DataSourcesSpec
 from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.models.config import ModelsConfig
+from recsys_workloads.online.seen_filter import SeenFilterConfig
 from recsys_workloads.spec import SpecModel
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -32,6 +33,17 @@ class Toleration(SpecModel):
     operator: Literal["Equal", "Exists"] = "Equal"
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
+class OnlineWarmup(SpecModel):
+    """Where an initial run replays the history into Valkey (a cluster's first deployment).
+
+    Local mode warms Valkey itself before training, so it leaves this out.
+    """
+
+    redis_url: str = Field(min_length=1, description="redis:// or rediss:// URL without the password")
+    key_namespace: str = Field("", description="the recommender's key prefix (RECSYS_KEY_NAMESPACE)")
+    filtering: SeenFilterConfig = Field(default_factory=SeenFilterConfig, description="spec.filtering")
 
 
 class DataWindow(SpecModel):
@@ -98,6 +110,11 @@ class PipelineConfig(SpecModel):
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description=f"PVC of the model volume, mounted at {MODEL_MOUNT} in the steps that read or publish "
         "versions (KFP only); none: no mount (local mode)",
+    )
+    online: OnlineWarmup | None = Field(
+        None,
+        description="initial runs: replay the history into this Valkey once (popularity, seen filters, "
+        "recent items, top categories), as local mode does before training; none: nothing is written",
     )
     feature_store: dict[str, Any] | None = Field(
         None,

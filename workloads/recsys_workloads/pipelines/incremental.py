@@ -11,7 +11,7 @@ from typing import NamedTuple
 from kfp import dsl
 from kfp.dsl import Markdown, Metrics
 
-from recsys_workloads.pipelines.data import prepare_data
+from recsys_workloads.pipelines.data import prepare_data, publish_catalog
 from recsys_workloads.pipelines.placement import on_model_volume, on_training_nodes, uncached
 from recsys_workloads.pipelines.training import (
     export_model,
@@ -35,6 +35,7 @@ class IncrementalOutputs(NamedTuple):
 def incremental_pipeline(config: str) -> IncrementalOutputs:
     resources = training_resources(config=config)
     data = prepare_data(config=config)
+    catalog = on_model_volume(publish_catalog(config=config, dataset=data.outputs["dataset"]), resources)
     tuned = on_training_nodes(fine_tune(config=config, dataset=data.outputs["dataset"]), resources)
     on_model_volume(tuned, resources)  # reads the serving version it fine-tunes
     with dsl.If(tuned.outputs["Output"] == True, name="gate-passed"):  # noqa: E712 (a KFP condition, not Python)
@@ -50,7 +51,7 @@ def incremental_pipeline(config: str) -> IncrementalOutputs:
         version=version,
         accepted=tuned.outputs["Output"],
     )
-    uncached(resources, data, tuned, exported, refused, recorded)
+    uncached(resources, data, catalog, tuned, exported, refused, recorded)
     return IncrementalOutputs(
         metrics=tuned.outputs["metrics"],
         report=tuned.outputs["report"],

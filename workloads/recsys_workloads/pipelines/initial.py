@@ -10,7 +10,7 @@ from typing import NamedTuple
 from kfp import dsl
 from kfp.dsl import Markdown, Metrics
 
-from recsys_workloads.pipelines.data import prepare_data
+from recsys_workloads.pipelines.data import prepare_data, publish_catalog, warm_online_state
 from recsys_workloads.pipelines.placement import on_model_volume, on_training_nodes, uncached
 from recsys_workloads.pipelines.training import (
     build_index,
@@ -37,6 +37,8 @@ def initial_pipeline(config: str) -> InitialOutputs:
     resources = training_resources(config=config)
     data = prepare_data(config=config)
     dataset = data.outputs["dataset"]
+    catalog = on_model_volume(publish_catalog(config=config, dataset=dataset), resources)
+    warmed = warm_online_state(config=config, dataset=dataset)
     fitted = fit_transforms(config=config, dataset=dataset)
     content = content_embeddings(config=config, dataset=dataset, previous=fitted.outputs["version"])
     tower = on_training_nodes(
@@ -59,7 +61,19 @@ def initial_pipeline(config: str) -> InitialOutputs:
         version=exported.output,
     )
     uncached(
-        resources, data, fitted, content, tower, indexed, ranker, evaluated, materialized, exported, recorded
+        resources,
+        data,
+        catalog,
+        warmed,
+        fitted,
+        content,
+        tower,
+        indexed,
+        ranker,
+        evaluated,
+        materialized,
+        exported,
+        recorded,
     )
     return InitialOutputs(
         metrics=evaluated.outputs["metrics"], report=evaluated.outputs["report"], version=exported.output

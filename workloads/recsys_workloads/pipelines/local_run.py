@@ -36,7 +36,8 @@ def run(run_dir: Path, pipeline: str) -> int:
         sys.stdout.flush()
         summary = _strip_ansi(f"{type(exc).__name__}: {exc}")
         cause = root_cause(run_dir / "run.log")
-        write_state(run_dir, status, "FAILED", f"{summary} Cause: {cause}" if cause else summary)
+        failed = status.model_copy(update={"failed_step": failed_task(summary)})
+        write_state(run_dir, failed, "FAILED", f"{summary} Cause: {cause}" if cause else summary)
         return 1
     done = status.model_copy(update={"outputs": outputs})
     write_state(run_dir, done, "SUCCEEDED")
@@ -44,11 +45,18 @@ def run(run_dir: Path, pipeline: str) -> int:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_INNER_TASK = re.compile(r"Inner task failed: '([^']+)'")
 _EXCEPTION_LINE = re.compile(r"^(\w+\.)*\w*(Error|Exception|Exit): .+")
 
 
 def _strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
+
+
+def failed_task(error: str) -> str | None:
+    """The task kfp.local says failed (`... Inner task failed: 'train-dlrm'.`), if it names one."""
+    match = _INNER_TASK.search(_strip_ansi(error))
+    return match.group(1) if match else None
 
 
 def root_cause(log: Path) -> str | None:

@@ -16,17 +16,37 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from recsys_workloads.runtime.process import pid_alive
 
+if TYPE_CHECKING:
+    import kfp
+
 RunState = Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELING", "CANCELED"]
 TERMINAL: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
 STATE_FILE = "state.json"
+# What `spec.training.kfpEndpoint` empty means: the KFP API inside the cluster (Kubeflow's default).
+IN_CLUSTER_KFP = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
+PROBE_TIMEOUT_S = 3.0
+
+
+class RunnerUnavailableError(RuntimeError):
+    """The orchestrator cannot take or report a run now; the run waits and its status says why.
+
+    `reason` is a condition reason (CamelCase), the message names what was tried.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class StateChange(BaseModel):
@@ -42,6 +62,8 @@ class RunStatus(BaseModel):
     state: RunState
     history: list[StateChange] = Field(default_factory=list)
     error: str | None = None
+    failed_step: str | None = None  # the pipeline task that failed (kfp.local names it)
+    message: str | None = None  # why a run that is not finished does not progress (a pod's problem)
     outputs: dict[str, object] = Field(default_factory=dict)
 
     @property
@@ -162,16 +184,46 @@ def _alive(run_dir: Path) -> bool:
 
 
 class KfpClientRunner:
-    """A Kubeflow Pipelines server through `kfp.Client`, submitting the compiled YAML."""
+    """A Kubeflow Pipelines server through `kfp.Client`, submitting the compiled YAML.
+
+    The client is made at the first call, after a quick probe of the server's healthz: kfp's own
+    constructor retries for 25 s and then raises, which would stall every reconcile. Every
+    failure to reach the server is a RunnerUnavailableError (`PipelinesUnreachable`).
+    """
 
     def __init__(
         self, host: str | None = None, experiment: str = "recsys", namespace: str | None = None
     ) -> None:
-        import kfp
-
-        self.client = kfp.Client(host=host)
+        self.host = (host or IN_CLUSTER_KFP).rstrip("/")
         self.experiment = experiment
         self.namespace = namespace
+
+    @cached_property
+    def client(self) -> kfp.Client:
+        import kfp
+
+        with self._reaching("healthz"):
+            urllib.request.urlopen(f"{self.host}/apis/v2beta1/healthz", timeout=PROBE_TIMEOUT_S).close()
+        with self._reaching("connect"):
+            return kfp.Client(host=self.host)
+
+    @contextlib.contextmanager
+    def _reaching(self, what: str) -> Iterator[None]:
+        import kfp_server_api
+        import urllib3
+
+        try:
+            yield
+        except (
+            OSError,
+            urllib.error.URLError,
+            urllib3.exceptions.HTTPError,
+            kfp_server_api.ApiException,
+        ) as exc:
+            detail = " ".join(str(exc).split())[:300]
+            raise RunnerUnavailableError(
+                "PipelinesUnreachable", f"Kubeflow Pipelines at {self.host} ({what}): {detail}"
+            ) from exc
 
     def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str:
         from recsys_workloads.pipelines.compile import COMPILED_DIR
@@ -182,24 +234,27 @@ class KfpClientRunner:
         existing = self.find(run_name)
         if existing is not None:
             return existing
-        result = self.client.create_run_from_pipeline_package(
-            str(package),
-            arguments=dict(arguments),
-            run_name=run_name,
-            experiment_name=self.experiment,
-            namespace=self.namespace,
-        )
+        with self._reaching("create run"):
+            result = self.client.create_run_from_pipeline_package(
+                str(package),
+                arguments=dict(arguments),
+                run_name=run_name,
+                experiment_name=self.experiment,
+                namespace=self.namespace,
+            )
         return str(result.run_id)
 
     def find(self, run_name: str) -> str | None:
         """The id of a run already submitted under `run_name` (submission is idempotent by name)."""
         predicate = {"key": "display_name", "operation": "EQUALS", "string_value": run_name}
-        response = self.client.list_runs(filter=json.dumps({"predicates": [predicate]}), page_size=1)
+        with self._reaching("list runs"):
+            response = self.client.list_runs(filter=json.dumps({"predicates": [predicate]}), page_size=1)
         runs = response.runs or []
         return str(runs[0].run_id) if runs else None
 
     def status(self, run_id: str) -> RunStatus:
-        run = self.client.get_run(run_id)
+        with self._reaching("get run"):
+            run = self.client.get_run(run_id)
         history = [
             StateChange(state=_kfp_state(change.state), time=change.update_time)
             for change in (run.state_history or [])
@@ -218,7 +273,8 @@ class KfpClientRunner:
         )
 
     def cancel(self, run_id: str) -> None:
-        self.client.terminate_run(run_id)
+        with self._reaching("terminate run"):
+            self.client.terminate_run(run_id)
 
 
 def recorded_outputs(run_id: str, parameters: Mapping[str, object]) -> dict[str, object]:

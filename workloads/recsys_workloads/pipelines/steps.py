@@ -196,6 +196,35 @@ def publish_version(version: Path, model_repository: Path, fmt: Format) -> int:
     return stage_version(model_repository, write)
 
 
+CATALOG: Final = "catalog"  # <model repository>/catalog: what the event service reads at start-up
+
+
+def publish_catalog(dataset: Path, model_repository: Path) -> Path:
+    """The dataset's items and manifest as `<repository>/catalog`, swapped in atomically.
+
+    The event service validates events against the catalog and counts days from the
+    manifest's origin; in a cluster it has only the model volume. The files go to a fresh
+    `.catalog-<id>` folder first, then the `catalog` symlink is replaced in one rename, so a
+    reader sees the old catalog or the new one, never half of one.
+    """
+    import uuid
+
+    from recsys_workloads.data import schema as s
+
+    model_repository.mkdir(parents=True, exist_ok=True)
+    folder = model_repository / f".{CATALOG}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    shutil.copyfile(dataset / s.ITEMS_FILE, folder / s.ITEMS_FILE)
+    shutil.copyfile(dataset / s.MANIFEST_FILE, folder / s.MANIFEST_FILE)
+    link, staged = model_repository / CATALOG, model_repository / f".{CATALOG}-link-{folder.name}"
+    staged.symlink_to(folder.name)
+    staged.replace(link)  # fails on a real folder named catalog: nothing of ours is ever there
+    for old in model_repository.glob(f".{CATALOG}-*"):
+        if old != folder and old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+    return link
+
+
 def headline_metrics(report: Mapping[str, Any], k: int = 100) -> dict[str, float]:
     """The numbers the operator copies into TrainingRun.status.metrics, from report.json."""
     rows = report["retrieval"]
