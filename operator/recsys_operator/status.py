@@ -25,6 +25,10 @@ class Observed(BaseModel):
 
     triton_desired: int
     triton_ready: int
+    # Whether every Triton pod runs the current template (the version status names); None where
+    # no Deployment controller reports it (local mode). Old pods of a first version serve only the
+    # popularity path, so a rollout in progress is not ready.
+    triton_rolled_out: bool | None = None
     valkey_provisioned: bool
     valkey_ready: bool
     filters_published: bool
@@ -76,9 +80,17 @@ def _serving(o: Observed) -> ComponentState:
     replicas = f"{o.triton_ready}/{o.triton_desired} Triton replicas ready"
     if o.triton_desired == 0:
         return rs.SERVING_READY, False, "ScaledToZero", replicas
-    if o.triton_ready >= o.triton_desired:
-        return rs.SERVING_READY, True, "TritonReady", replicas
-    return rs.SERVING_READY, False, "TritonNotReady", replicas
+    if o.triton_ready < o.triton_desired:
+        return rs.SERVING_READY, False, "TritonNotReady", replicas
+    if o.triton_rolled_out is False:
+        version = "none" if o.model_version is None else str(o.model_version)
+        return (
+            rs.SERVING_READY,
+            False,
+            "RollingOut",
+            f"{replicas}; pods are being replaced by ones on the current template (model version {version})",
+        )
+    return rs.SERVING_READY, True, "TritonReady", replicas
 
 
 def _replicas(type_: str, what: str, desired: int, ready: int, field: str) -> ComponentState:

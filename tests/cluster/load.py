@@ -21,20 +21,23 @@ import urllib.request
 from collections import Counter
 
 PAUSE_S = 0.05
-TIMEOUT_S = 3.0
+TIMEOUT_S = 5.0  # a homepage slower than this counts as failed
 
 
-def one(url: str, user: str) -> str:
+def one(url: str, user: str) -> tuple[str, str]:
+    """(outcome, why) of one homepage request."""
     body = json.dumps({"user_id": user, "num_items": 8}).encode()
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             answer = json.load(response)
-    except (OSError, ValueError):
-        return "failed"
+    except urllib.error.HTTPError as exc:
+        return "failed", f"HTTP {exc.code}"
+    except (OSError, ValueError) as exc:
+        return "failed", f"{type(exc).__name__}: {exc}"
     if not answer.get("item_ids"):
-        return "failed"  # an empty homepage is no homepage
-    return "fallback" if answer.get("fallback") else "ok"
+        return "failed", f"empty homepage from {answer.get('source')}"  # an empty homepage is no homepage
+    return ("fallback" if answer.get("fallback") else "ok"), ""
 
 
 def main(url: str, seconds: float, workers: int, users: list[str]) -> dict[str, object]:
@@ -49,13 +52,13 @@ def main(url: str, seconds: float, workers: int, users: list[str]) -> dict[str, 
     def work(index: int) -> None:
         n = index
         while (elapsed := time.monotonic() - start) < seconds and not stop.is_set():
-            outcome = one(url, users[n % len(users)])
+            outcome, why = one(url, users[n % len(users)])
             n += workers
             with lock:
                 totals[outcome] += 1
                 per_second.setdefault(int(elapsed), Counter())[outcome] += 1
                 if outcome == "failed" and len(errors) < 5:
-                    errors.append(f"{int(elapsed)}s")
+                    errors.append(f"{elapsed:.1f}s {why}")
             time.sleep(PAUSE_S)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]

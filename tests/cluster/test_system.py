@@ -56,6 +56,41 @@ def _report(key: str, value: Any) -> None:
         Path(target).write_text(json.dumps(REPORT, indent=2, sort_keys=True))
 
 
+def _memory(node: NodeEnv) -> dict[str, float]:
+    """MB of the node: its daemons' RSS, its pods' containers (docker stats), the whole machine in use."""
+    daemons = (
+        "etcd",
+        "kube-apiserver",
+        "kube-controller",
+        "kube-scheduler",
+        "kubelet",
+        "kube-proxy",
+        "dockerd",
+        "containerd",
+        "dnsmasq",
+    )
+    ps = subprocess.run(["ps", "-eo", "rss=,comm="], capture_output=True, text=True, check=True).stdout
+    rss = sum(int(line.split()[0]) for line in ps.splitlines() if line.split()[1].startswith(daemons)) / 1024
+    stats = subprocess.run(
+        [str(node.docker_cli), "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DOCKER_HOST": node.docker_host},
+    ).stdout
+    units = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "B": 1 / 2**20}
+    pods = 0.0
+    for line in stats.splitlines():
+        name, usage = line.split(" ", 1)
+        value = usage.split("/")[0].strip()
+        number = value.rstrip("KMGiB")
+        unit = value[len(number) :]
+        pods += float(number) * units.get(unit, 1.0) if name.startswith("k8s_") else 0.0
+    info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    used = (int(info["MemTotal"].split()[0]) - int(info["MemAvailable"].split()[0])) / 1024
+    return {"daemons_mb": round(rss), "pods_mb": round(pods), "machine_used_mb": round(used)}
+
+
 def _get(node: NodeEnv, kind: str, name: str, namespace: str) -> dict[str, Any]:
     return dict(kubectl_json(node, "get", kind, name, "-n", namespace))
 
@@ -171,8 +206,9 @@ def broken(node: NodeEnv, operator: str) -> Iterator[dict[str, str]]:
                 "resources": {"cpu": "10m", "memory": "64Mi"},
             },
         },
-        # The default orchestrator with no Kubeflow Pipelines in the cluster.
-        "nokfp": light,
+        # The default orchestrator with no Kubeflow Pipelines in the cluster (an artifact store
+        # named, so that the server's absence is what the run waits on).
+        "nokfp": {**light, "training": {**light["training"], "artifactRoot": "s3://recsys-testbed/artifacts"}},
         # A training Job whose first step fails: data that is not there.
         "untrainable": {
             **light,
@@ -233,6 +269,7 @@ def test_the_recommender_becomes_ready_with_every_workload_running_and_trained_b
     seconds = time.monotonic() - system.started
     _report("time_to_ready_s", round(seconds, 1))
     _report("phases", system.phases)
+    _report("memory_at_ready", _memory(node))
     statuses = [status for _, status, _ in system.phases]
     assert statuses[0] == "Progressing" and statuses[-1] == "Healthy"
     assert "Degraded" not in statuses
@@ -388,6 +425,7 @@ def test_an_incremental_run_rolls_out_under_load_without_a_failed_request(
     time.sleep(10)  # requests after the switch count too
     result = _stop_load(node, system.namespace, "load-rollout")
     _report("rollout_load", {k: result[k] for k in ("requests", "ok", "fallback", "failed")})
+    _report("memory_after_rollout", _memory(node))
     assert result["requests"] > 100
     assert result["failed"] == 0, result["first_failures"]
     done = _get(node, "trainingrun", "shop-incremental-1", system.namespace)
@@ -402,39 +440,39 @@ def _stop_load(node: NodeEnv, namespace: str, name: str) -> dict[str, Any]:
 
 
 def _fresh_pods_ready(node: NodeEnv, namespace: str, selector: str, victims: list[str], desired: int) -> bool:
-    """At least `desired` Ready pods of the selector that are not the deleted ones."""
+    """At least `desired` Ready pods of the selector that are not the deleted ones (told apart by
+    uid: a StatefulSet's replacement has the old pod's name)."""
     pods = kubectl_json(node, "get", "pods", "-n", namespace, "-l", selector)["items"]
     fresh = [
-        p for p in pods if p["metadata"]["name"] not in victims and not p["metadata"].get("deletionTimestamp")
+        p for p in pods if p["metadata"]["uid"] not in victims and not p["metadata"].get("deletionTimestamp")
     ]
     ready = [p for p in fresh if all(c.get("ready") for c in p["status"].get("containerStatuses") or [{}])]
     return len(ready) >= desired
 
 
-def _victims(node: NodeEnv, system: System, component: str) -> tuple[str, str, list[str], int]:
+def _victims(node: NodeEnv, system: System, component: str) -> tuple[str, str, list[dict[str, Any]], int]:
     """(namespace, selector, pods to delete, pods that must be Ready again) of one component."""
     if component == "operator":
-        return (
-            OPERATOR_NS,
-            "app.kubernetes.io/name=recsys-operator",
-            [_operator_pod(node)["metadata"]["name"]],
-            1,
-        )
+        return OPERATOR_NS, "app.kubernetes.io/name=recsys-operator", [_operator_pod(node)], 1
     selector = f"app.kubernetes.io/instance={NAME},app.kubernetes.io/component={component}"
     pods = kubectl_json(node, "get", "pods", "-n", system.namespace, "-l", selector)["items"]
-    names = [p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp")]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
     # One pod: with two API replicas, the Service keeps sending to the other.
-    return system.namespace, selector, names[:1], 2 if component == "api" else 1
+    return system.namespace, selector, live[:1], 2 if component == "api" else 1
 
 
 @pytest.mark.parametrize("component", ["triton", "valkey", "api", "operator"])
 def test_a_deleted_pod_is_replaced_under_load(node: NodeEnv, system: System, component: str) -> None:
     load = f"load-{component}"
+    # A version switch rolls the Triton Deployment: disrupt a settled system, not a rollout.
+    for workload in (f"deployment/{NAME}-triton", f"deployment/{NAME}-api", f"statefulset/{NAME}-valkey"):
+        kubectl(node, "rollout", "status", "-n", system.namespace, workload, "--timeout=300s", timeout=320)
     _load_pod(node, system.namespace, load, seconds=300)
     time.sleep(5)  # a baseline before the disruption
-    namespace, selector, victims, desired = _victims(node, system, component)
+    namespace, selector, pods, desired = _victims(node, system, component)
+    victims = [p["metadata"]["uid"] for p in pods]
     began = time.monotonic()
-    kubectl(node, "delete", "pod", "-n", namespace, *victims, "--wait=false")
+    kubectl(node, "delete", "pod", "-n", namespace, *(p["metadata"]["name"] for p in pods), "--wait=false")
     until(
         f"{component} to serve again",
         lambda: _fresh_pods_ready(node, namespace, selector, victims, desired),

@@ -56,7 +56,9 @@ def test_each_image_installs_exactly_its_pyproject_extra_with_constraints(stage:
     # venv's layer does not change with the source.
     final = " ".join(i["value"] for i in _stages()[stage] if i["instruction"] == "RUN")
     assert "pip install -q --no-deps --no-index --no-cache-dir /wheels/*.whl" in final
-    assert not re.search(r"pip install[^&;]*\s/src(\s|$)", runs), f"stage {_venv_stage(stage)} installs the source"
+    assert not re.search(r"pip install[^&;]*\s/src(\s|$)", runs), (
+        f"stage {_venv_stage(stage)} installs the source"
+    )
 
 
 @pytest.mark.parametrize("stage", EXPECTED_STAGES)

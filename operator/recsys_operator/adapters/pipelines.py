@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from recsys_operator.adapters.jobs import JobRunner
 from recsys_operator.adapters.kube import Cluster
-from recsys_operator.api.recommender_system import RecommenderSystemSpec
+from recsys_operator.api.recommender_system import RecommenderSystemSpec, TrainingSpec
 from recsys_operator.manifests import web
 from recsys_operator.manifests.common import Owner
 from recsys_workloads.pipelines.config import MODEL_MOUNT, OnlineWarmup
@@ -44,16 +44,19 @@ def local_runs_root() -> Path:
     return Path(os.environ.get(LOCAL_RUNS_ENV, "/tmp/recsys-runs"))
 
 
-def storage_for(namespace: str, recommender: str, orchestrator: str = "kfp") -> Storage:
+def storage_for(namespace: str, recommender: str, training: TrainingSpec | None = None) -> Storage:
     """Local mode: folders per recommender beside the runs; a cluster: the model volume and the
-    artifact store ($RECSYS_ARTIFACT_ROOT, or the model volume itself for orchestrator `job`).
+    artifact store (spec.training.artifactRoot, else $RECSYS_ARTIFACT_ROOT, else for orchestrator
+    `job` the model volume itself).
 
     Never a relative path: pipeline steps run with another working directory.
     """
     if local_mode():
         base = local_runs_root().resolve() / f"{namespace}-{recommender}"
         return Storage(artifact_root=str(base / "artifacts"), model_repository=str(base / "models"))
-    root = os.environ.get(ARTIFACT_ROOT_ENV)
+    training = training or TrainingSpec()
+    root = training.artifact_root or os.environ.get(ARTIFACT_ROOT_ENV)
+    orchestrator = training.orchestrator
     if root:
         artifact_root = f"{root.rstrip('/')}/{namespace}/{recommender}"
     elif orchestrator == "job":
@@ -61,8 +64,9 @@ def storage_for(namespace: str, recommender: str, orchestrator: str = "kfp") -> 
     else:
         raise RunnerUnavailableError(
             "ArtifactStoreNotConfigured",
-            f"the operator's {ARTIFACT_ROOT_ENV} must name the artifact store (s3://bucket/prefix) for "
-            "Kubeflow Pipelines runs; or set spec.training.orchestrator to job (artifacts on the model volume)",
+            f"Kubeflow Pipelines runs need an artifact store: set spec.training.artifactRoot or the operator's "
+            f"{ARTIFACT_ROOT_ENV} (s3://bucket/prefix), or spec.training.orchestrator to job (artifacts on the "
+            "model volume)",
         )
     return Storage(
         artifact_root=artifact_root,

@@ -208,6 +208,13 @@ class TrainingSpec(SpecModel):
         description="Kubeflow Pipelines API (orchestrator kfp); empty: "
         "http://ml-pipeline.kubeflow.svc.cluster.local:8888",
     )
+    artifact_root: str | None = Field(
+        None,
+        pattern=r"^(s3://[a-z0-9][a-z0-9.-]*[a-z0-9](/\S*)?|/\S*)$",
+        description="s3://bucket/prefix (or an absolute folder inside the training pods) keeping this "
+        "recommender's run artifacts under <root>/<namespace>/<name>; empty: the operator's "
+        "RECSYS_ARTIFACT_ROOT, or the model volume for orchestrator job",
+    )
     image: str = Field(
         WORKLOADS_IMAGE,
         description="image of the training Job (orchestrator job; KFP steps run the image compiled into the "

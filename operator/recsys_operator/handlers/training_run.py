@@ -21,7 +21,7 @@ from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import ENSEMBLE
 from recsys_operator.metrics import reconcile_timer
 from recsys_operator.reconcilers import promotion
-from recsys_operator.reconcilers.training_run import reconcile
+from recsys_operator.reconcilers.training_run import adopted_owner_references, reconcile
 from recsys_workloads.pipelines.runner import TERMINAL
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -72,6 +72,8 @@ def _step(body: kopf.Body, patch: kopf.Patch, namespace: str | None) -> None:
     with reconcile_timer(KIND):
         status = reconcile(body, parent, runner)
     patch.status.update(status)
+    if parent is not None and (refs := adopted_owner_references(body, parent)) is not None:
+        patch.metadata["ownerReferences"] = refs
     if status.get("state") != before and status.get("state"):
         kind = "Warning" if status["state"] in ("FAILED", "CANCELED") else "Normal"
         kopf.event(

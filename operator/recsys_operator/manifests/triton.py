@@ -11,7 +11,7 @@ import json
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common, web
-from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
 
 COMPONENT = "triton"
 MODELS_MOUNT = "/models"  # the shared model volume: published versions are /models/<N>
@@ -112,6 +112,7 @@ def deployment(
             {"name": "repository", "mountPath": REPOSITORY_MOUNT, "readOnly": True},
         ],
         "securityContext": RESTRICTED_CONTAINER_SECURITY,
+        "lifecycle": DRAIN_BEFORE_STOP,
     }
     # The Python steps' Valkey keys, and the password they connect with (online.client.connect).
     container["env"] = [web.key_namespace_env(owner), *web.password_env(spec)]

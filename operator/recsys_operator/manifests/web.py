@@ -13,7 +13,7 @@ from typing import Any
 
 from recsys_operator.api.recommender_system import PodResourcesSpec, RecommenderSystemSpec
 from recsys_operator.manifests import valkey
-from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
 from recsys_workloads.online import keys
 
 CONFIG_MOUNT = "/etc/recsys"
@@ -105,6 +105,7 @@ def container(
             *volume_mounts,
         ],
         "securityContext": {**RESTRICTED_CONTAINER_SECURITY, "readOnlyRootFilesystem": True},
+        "lifecycle": DRAIN_BEFORE_STOP,
     }
     built["env"] = environment
     return built

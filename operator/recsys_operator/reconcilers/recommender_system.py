@@ -40,6 +40,22 @@ def _ready_replicas(obj: Mapping[str, Any] | None) -> int:
     return int(((obj or {}).get("status") or {}).get("readyReplicas") or 0)
 
 
+def rolled_out(deployment: Mapping[str, Any] | None) -> bool | None:
+    """`kubectl rollout status`'s test: the controller saw the template, every pod runs it, old pods
+    are gone and the new ones are available. None when no controller reports (local mode)."""
+    status = (deployment or {}).get("status") or {}
+    if deployment is None or "observedGeneration" not in status:
+        return None
+    desired = int((deployment.get("spec") or {}).get("replicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    return (
+        int(status["observedGeneration"]) >= int(deployment["metadata"].get("generation") or 0)
+        and updated >= desired
+        and int(status.get("replicas") or 0) <= updated
+        and int(status.get("availableReplicas") or 0) >= desired
+    )
+
+
 EksFactory = Callable[[], EksNodeGroups]
 
 
@@ -88,6 +104,7 @@ def observe(
     observed = Observed(
         triton_desired=desired,
         triton_ready=_ready_replicas(deployment),
+        triton_rolled_out=rolled_out(deployment),
         valkey_provisioned=valkey.provisioned(spec),
         valkey_ready=_ready_replicas(store) >= 1,
         filters_published=online is not None,

@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from recsys_operator.adapters.pipelines import Storage, online_warmup, storage_for
+from recsys_operator.api import API_VERSION
+from recsys_operator.api import recommender_system as rs
 from recsys_operator.api import training_run as tr
 from recsys_operator.api.conditions import Condition, set_condition
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
@@ -150,9 +152,7 @@ def reconcile(
                 current, "InvalidRecommender", f"{spec.recommender_ref.name} has an invalid spec", generation
             )
         try:
-            storage = storage_for(
-                str(meta["namespace"]), spec.recommender_ref.name, parent_spec.training.orchestrator
-            )
+            storage = storage_for(str(meta["namespace"]), spec.recommender_ref.name, parent_spec.training)
             owner = Owner(name=spec.recommender_ref.name, namespace=str(meta["namespace"]), uid="")
             online = online_warmup(owner, parent_spec)
             config = pipeline_config(spec.recommender_ref.name, parent_spec, spec, storage, online)
@@ -198,6 +198,25 @@ def run_outputs(run: RunStatus) -> dict[str, Any]:
     if isinstance(version, (int, float)) and version > 0:  # 0: the incremental gate refused the run
         out["modelVersions"] = {ENSEMBLE: int(version)}
     return out
+
+
+def adopted_owner_references(
+    run: Mapping[str, Any], parent: Mapping[str, Any]
+) -> list[dict[str, Any]] | None:
+    """The run's ownerReferences with its RecommenderSystem added, or None when it is there already.
+
+    A TrainingRun someone applied by hand is the recommender's as much as the ones it creates:
+    owned, it goes with the recommender instead of lingering with its Job. Not a controller
+    reference (the run may be controlled by something else, e.g. Argo CD's app).
+    """
+    refs = list((run.get("metadata") or {}).get("ownerReferences") or [])
+    uid = parent["metadata"]["uid"]
+    if any(ref.get("uid") == uid for ref in refs):
+        return None
+    return [
+        *refs,
+        {"apiVersion": API_VERSION, "kind": rs.KIND, "name": parent["metadata"]["name"], "uid": uid},
+    ]
 
 
 def _iso(value: dt.datetime) -> str:

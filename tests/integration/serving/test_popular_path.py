@@ -17,9 +17,8 @@ from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.toolchain import Toolchain
 from recsys_workloads.runtime.triton_server import TritonServer
 from recsys_workloads.serving.popular import recommend_popular
-from recsys_workloads.serving.repository import build_repository
+from recsys_workloads.serving.rollout import render_pod_repository
 
-MODELS = ["context_preprocessor", "popular_items", "homepage_popular"]
 ITEMS = [f"item-{i}" for i in range(20)]
 
 
@@ -73,8 +72,11 @@ def stack(
     work = tmp_path_factory.mktemp("popular-stack")
     store = RedisServer(toolchain.redis_server, work / "redis").start()
     _seed_popularity(connect(store.url), time.time())
-    repo = build_repository(work / "models", MODELS, {"REDIS_URL": store.url})
-    server = TritonServer(toolchain, repo, work).start()
+    # What a Triton pod starts from before any version is trained: its init container's repository
+    # (no version), loaded as the Deployment loads it (explicit control, the popularity ensemble).
+    repo = render_pod_repository(work / "models", None, store.url)
+    server = TritonServer(toolchain, repo, work, model_control="explicit", load_models=["homepage_popular"])
+    server.start()
     try:
         yield store, server
     finally:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from recsys_operator.api.conditions import Condition, find
-from recsys_operator.status import Observed, invalid_spec_conditions, reconcile_conditions
+from recsys_operator.status import Observed, component_states, invalid_spec_conditions, reconcile_conditions
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(minutes=5)
@@ -80,3 +80,31 @@ def test_an_invalid_spec_stalls_with_every_problem_in_the_message() -> None:
     assert (stalled.status, stalled.reason) == ("True", "InvalidSpec")
     assert stalled.message == "spec.a is wrong; spec.b is wrong"
     assert _get(conditions, "Ready").status == "False"
+
+
+def test_a_triton_rollout_in_progress_is_not_ready_and_says_so() -> None:
+    """The first version's pods replace popularity-only ones: until then the ensemble is not served."""
+    from recsys_operator.reconcilers.recommender_system import rolled_out
+
+    rolling = {
+        "metadata": {"generation": 3},
+        "spec": {"replicas": 1},
+        "status": {
+            "observedGeneration": 3,
+            "replicas": 2,
+            "updatedReplicas": 1,
+            "readyReplicas": 1,
+            "availableReplicas": 1,
+        },
+    }
+    done = {**rolling, "status": {**rolling["status"], "replicas": 1}}
+    unseen = {**done, "metadata": {"generation": 4}}
+    assert (rolled_out(rolling), rolled_out(done), rolled_out(unseen)) == (False, True, False)
+    assert rolled_out({"metadata": {}, "status": {"readyReplicas": 1}}) is None  # local mode: no controller
+    observed = Observed(
+        triton_desired=1, triton_ready=1, triton_rolled_out=False, valkey_provisioned=False,
+        valkey_ready=True, filters_published=True, model_version=1,
+    )  # fmt: skip
+    state = {t: (ready, reason, message) for t, ready, reason, message in component_states(observed)}
+    ready, reason, message = state["ServingReady"]
+    assert (ready, reason) == (False, "RollingOut") and "model version 1" in message

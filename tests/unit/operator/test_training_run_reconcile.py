@@ -313,3 +313,17 @@ def test_local_mode_warms_valkey_itself_so_its_runs_do_not(monkeypatch: pytest.M
     reconcile(_body(), PARENT, runner)
     ((_, arguments, _),) = runner.submitted
     assert PipelineConfig.from_argument(str(arguments["config"])).online is None
+
+
+def test_a_hand_made_run_is_adopted_by_its_recommender_once() -> None:
+    from recsys_operator.reconcilers.training_run import adopted_owner_references
+
+    parent = {"metadata": {"name": "homepage", "uid": "rs-1"}}
+    other = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "name": "a", "uid": "app-1"}
+    run = {"metadata": {"name": "manual", "ownerReferences": [other]}}
+    refs = adopted_owner_references(run, parent)
+    assert refs == [
+        other,
+        {"apiVersion": "recsys.io/v1alpha1", "kind": "RecommenderSystem", "name": "homepage", "uid": "rs-1"},
+    ]
+    assert adopted_owner_references({"metadata": {"ownerReferences": refs}}, parent) is None

@@ -133,7 +133,13 @@ def test_the_init_container_renders_the_specs_graph_on_the_version(tmp_path: Pat
 
 def test_without_a_version_the_init_container_renders_the_popularity_path(tmp_path: Path) -> None:
     repository = _run_init_container(_pod(None), tmp_path / "repository" / "models", None)
-    assert sorted(p.name for p in repository.iterdir()) == ["homepage_popular", "popular_items"]
+    # The popularity ensemble and every step it names (context_preprocessor was once missing:
+    # Triton then refused to start, and a pod crash-looped until the first version).
+    assert sorted(p.name for p in repository.iterdir()) == [
+        "context_preprocessor",
+        "homepage_popular",
+        "popular_items",
+    ]
 
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

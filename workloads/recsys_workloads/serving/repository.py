@@ -138,11 +138,11 @@ def build_version_repository(
     answered a canary request; only then does it replace `dest` (atomically), so a broken
     version never becomes the repository in place. Returns `dest`.
     """
-    from recsys_workloads.serving.templates import graph_model_names
+    from recsys_workloads.serving.templates import POPULAR_PATH, graph_model_names
 
     version_dir = Path(version_dir)
     check_version(version_dir)
-    models = ["popular_items", "homepage_popular"]
+    models = list(POPULAR_PATH)
     for graph in graphs:
         models += graph_model_names(graph)
     models = list(dict.fromkeys(models))

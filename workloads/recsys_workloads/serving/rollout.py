@@ -381,9 +381,6 @@ def switch_triton(
         triton.close()
 
 
-POPULAR_MODELS = ("popular_items", "homepage_popular")
-
-
 def render_pod_repository(
     dest: Path, version_dir: str | None, redis_url: str, config: ServingGraphConfig | None = None
 ) -> Path:
@@ -394,11 +391,12 @@ def render_pod_repository(
     it finds (`--load-model=*`). Returns `dest`.
     """
     from recsys_workloads.serving.repository import build_repository, build_version_repository
+    from recsys_workloads.serving.templates import POPULAR_PATH
 
     config = config or ServingGraphConfig()
     if version_dir:
         return build_version_repository(Path(version_dir), dest, redis_url, (config.graph,), config)
-    return build_repository(dest, POPULAR_MODELS, {"REDIS_URL": redis_url})
+    return build_repository(dest, POPULAR_PATH, {"REDIS_URL": redis_url})
 
 
 def main(argv: Sequence[str] | None = None) -> None:

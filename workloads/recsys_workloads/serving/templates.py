@@ -32,6 +32,9 @@ PLACEHOLDERS: Final = {
     "temperature": "TEMPERATURE",
 }
 HANDWRITTEN: Final = ("context_preprocessor",)  # shared with homepage_popular, kept as written
+# The popularity path (served before any version exists, and beside every version), ensemble last:
+# every model its hand-written ensemble config names (a test reads that config).
+POPULAR_PATH: Final = ("context_preprocessor", "popular_items", "homepage_popular")
 SEP: Final = ",\n"
 VERSION_POLICY: Final = "version_policy: { latest: { num_versions: 1 } }"
 MODEL_PY: Final = '''"""Triton wrapper of recsys_workloads.serving steps: tensors in, the step functions, tensors out."""
