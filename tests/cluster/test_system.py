@@ -208,7 +208,10 @@ def broken(node: NodeEnv, operator: str) -> Iterator[dict[str, str]]:
         },
         # The default orchestrator with no Kubeflow Pipelines in the cluster (an artifact store
         # named, so that the server's absence is what the run waits on).
-        "nokfp": {**light, "training": {**light["training"], "artifactRoot": "s3://recsys-testbed/artifacts"}},
+        "nokfp": {
+            **light,
+            "training": {**light["training"], "artifactRoot": "s3://recsys-testbed/artifacts"},
+        },
         # A training Job whose first step fails: data that is not there.
         "untrainable": {
             **light,
@@ -439,6 +442,12 @@ def _stop_load(node: NodeEnv, namespace: str, name: str) -> dict[str, Any]:
     return _load_result(node, namespace, name, 60)
 
 
+def _template_serves(node: NodeEnv, system: System) -> bool:
+    version = _get(node, "recsys", NAME, system.namespace)["status"]["model"].get("currentVersion")
+    template = _get(node, "deployment", f"{NAME}-triton", system.namespace)["spec"]["template"]
+    return bool(template["metadata"]["annotations"].get("recsys.io/model-version") == str(version))
+
+
 def _fresh_pods_ready(node: NodeEnv, namespace: str, selector: str, victims: list[str], desired: int) -> bool:
     """At least `desired` Ready pods of the selector that are not the deleted ones (told apart by
     uid: a StatefulSet's replacement has the old pod's name)."""
@@ -464,9 +473,12 @@ def _victims(node: NodeEnv, system: System, component: str) -> tuple[str, str, l
 @pytest.mark.parametrize("component", ["triton", "valkey", "api", "operator"])
 def test_a_deleted_pod_is_replaced_under_load(node: NodeEnv, system: System, component: str) -> None:
     load = f"load-{component}"
-    # A version switch rolls the Triton Deployment: disrupt a settled system, not a rollout.
+    # A version switch rolls the Triton Deployment (the operator writes the new version into its
+    # template on its next pass): disrupt a settled system, not a rollout.
+    until("the Triton template to name the serving version", lambda: _template_serves(node, system), 120)
     for workload in (f"deployment/{NAME}-triton", f"deployment/{NAME}-api", f"statefulset/{NAME}-valkey"):
         kubectl(node, "rollout", "status", "-n", system.namespace, workload, "--timeout=300s", timeout=320)
+    until("Ready=True", lambda: _ready(node, system), 300)
     _load_pod(node, system.namespace, load, seconds=300)
     time.sleep(5)  # a baseline before the disruption
     namespace, selector, pods, desired = _victims(node, system, component)
@@ -491,15 +503,14 @@ def test_a_deleted_pod_is_replaced_under_load(node: NodeEnv, system: System, com
     assert result["failed"] == 0, (figures, result["first_failures"])
     if component == "triton":
         assert result["fallback"] > 0, figures
-    obj = _get(node, "recsys", NAME, system.namespace)
-    until(
-        "Ready=True again",
-        lambda: (
-            _conditions(_get(node, "recsys", NAME, system.namespace)).get("Ready", {}).get("status") == "True"
-        ),
-        120,
+    until("Ready=True again", lambda: _ready(node, system), 120)
+    assert _get(node, "recsys", NAME, system.namespace)["status"]["model"]["currentVersion"] == 2
+
+
+def _ready(node: NodeEnv, system: System) -> bool:
+    return bool(
+        _conditions(_get(node, "recsys", NAME, system.namespace)).get("Ready", {}).get("status") == "True"
     )
-    assert obj["status"]["model"]["currentVersion"] == 2
 
 
 def test_every_dependency_a_recommender_waits_on_is_in_its_status(
