@@ -36,7 +36,9 @@ MAX_POLLS = int(os.environ.get("RECSYS_CLUSTER_MAX_POLLS", "172800"))  # 48 h at
 POLL_S = 1.0
 
 TOKEN = next(
-    line.split(",")[0] for line in (STATE / "pki" / "tokens.csv").read_text().splitlines() if ",admin," in line
+    line.split(",")[0]
+    for line in (STATE / "pki" / "tokens.csv").read_text().splitlines()
+    if ",admin," in line
 )
 CONTEXT = ssl.create_default_context(cafile=str(STATE / "pki" / "ca.crt"))
 
@@ -59,7 +61,8 @@ def log(message: str) -> None:
 
 def dns_records() -> str:
     endpoints = {
-        (e["metadata"]["namespace"], e["metadata"]["name"]): e for e in call("GET", "/api/v1/endpoints")["items"]
+        (e["metadata"]["namespace"], e["metadata"]["name"]): e
+        for e in call("GET", "/api/v1/endpoints")["items"]
     }
     lines = []
     for service in call("GET", "/api/v1/services")["items"]:
@@ -173,11 +176,15 @@ def volumes_pass(root: Path) -> None:
     existing = {v["metadata"]["name"]: v for v in call("GET", "/api/v1/persistentvolumes")["items"]}
     for claim in call("GET", "/api/v1/persistentvolumeclaims")["items"]:
         klass = classes.get(claim["spec"].get("storageClassName") or "")
-        pending = (claim.get("status") or {}).get("phase") == "Pending" and not claim["spec"].get("volumeName")
+        pending = (claim.get("status") or {}).get("phase") == "Pending" and not claim["spec"].get(
+            "volumeName"
+        )
         if klass and pending and f"pvc-{claim['metadata']['uid']}" not in existing:
             provision(claim, klass, root)
     for volume in existing.values():
-        ours = (volume["metadata"].get("annotations") or {}).get("pv.kubernetes.io/provisioned-by") == PROVISIONER
+        ours = (volume["metadata"].get("annotations") or {}).get(
+            "pv.kubernetes.io/provisioned-by"
+        ) == PROVISIONER
         released = (volume.get("status") or {}).get("phase") in ("Released", "Failed")
         if ours and released and volume["spec"].get("persistentVolumeReclaimPolicy") == "Delete":
             reclaim(volume, root)

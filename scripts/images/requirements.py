@@ -7,7 +7,7 @@ Usage: python3 requirements.py PYPROJECT EXTRA
 
 import sys
 import tomllib
+from pathlib import Path
 
-with open(sys.argv[1], "rb") as pyproject:
-    project = tomllib.load(pyproject)["project"]
+project = tomllib.loads(Path(sys.argv[1]).read_text())["project"]
 print("\n".join([*project["dependencies"], *project["optional-dependencies"][sys.argv[2]]]))

@@ -7,14 +7,13 @@ is the product's and not the test bed's.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from recsys_operator.testing.node import NodeEnv, kubectl, kubectl_json
+from recsys_operator.testing.node import NodeEnv, kubectl, kubectl_json, port_forward
 from recsys_operator.testing.wait import until
 
 PYTHON_POD = """
@@ -106,26 +105,7 @@ def test_port_forward_on_loopback_reaches_a_pod(node: NodeEnv, namespace: str) -
     kubectl(node, "apply", "-n", namespace, "-f", "-", input=CLAIM + "---" + SERVICE)
     _pod(node, namespace, "web", "open('/shared/ping', 'w').write('pong'); " + WEB)
     kubectl(node, "wait", "-n", namespace, "--for=condition=Ready", "pod/web", "--timeout=60s")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    forward = subprocess.Popen(
-        [
-            str(node.kubectl_path),
-            "--kubeconfig",
-            str(node.kubeconfig),
-            "port-forward",
-            "-n",
-            namespace,
-            "--address",
-            "127.0.0.1",
-            "svc/web",
-            f"{port}:80",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with port_forward(node, namespace, "svc/web", 80) as port:
 
         def fetched() -> bytes | None:
             try:
@@ -135,9 +115,6 @@ def test_port_forward_on_loopback_reaches_a_pod(node: NodeEnv, namespace: str) -
                 return None
 
         assert until("the port-forward", fetched, 30) == b"pong"
-    finally:
-        forward.terminate()
-        forward.wait(10)
 
 
 def test_nothing_a_pod_sends_leaves_the_machine(node: NodeEnv, namespace: str) -> None:

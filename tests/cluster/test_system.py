@@ -166,6 +166,7 @@ class System:
     namespace: str
     uid: str
     phases: list[tuple[float, str, str]] = field(default_factory=list)  # (seconds, Argo status, message)
+    peak_memory: dict[str, float] = field(default_factory=dict)  # MB, the largest seen per part
     started: float = field(default_factory=time.monotonic)
 
 
@@ -260,6 +261,8 @@ def test_the_recommender_becomes_ready_with_every_workload_running_and_trained_b
     node: NodeEnv, system: System
 ) -> None:
     def ready() -> bool:
+        for part, mb in _memory(node).items():  # training happens in here: its peak too
+            system.peak_memory[part] = max(mb, system.peak_memory.get(part, 0.0))
         obj = _get(node, "recsys", NAME, system.namespace)
         verdict = health(REPO, "RecommenderSystem", obj)
         if not system.phases or system.phases[-1][1:] != (verdict["status"], verdict["message"]):
@@ -273,6 +276,7 @@ def test_the_recommender_becomes_ready_with_every_workload_running_and_trained_b
     _report("time_to_ready_s", round(seconds, 1))
     _report("phases", system.phases)
     _report("memory_at_ready", _memory(node))
+    _report("memory_peak_until_ready", system.peak_memory)
     statuses = [status for _, status, _ in system.phases]
     assert statuses[0] == "Progressing" and statuses[-1] == "Healthy"
     assert "Degraded" not in statuses

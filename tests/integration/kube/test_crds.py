@@ -34,7 +34,12 @@ def test_short_names_and_the_recsys_all_category_are_served(kube_cluster: KubeCl
 def test_a_recommender_is_got_by_its_short_name_and_both_kinds_by_the_category(
     kube_cluster: KubeCluster, namespace: str
 ) -> None:
-    manifest = {"apiVersion": API_VERSION, "kind": "RecommenderSystem", "metadata": {"name": "shop"}, "spec": {}}
+    manifest = {
+        "apiVersion": API_VERSION,
+        "kind": "RecommenderSystem",
+        "metadata": {"name": "shop"},
+        "spec": {},
+    }
     kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest))
     # With `recsys` also a category, kubectl expanded this to both kinds and refused a NAME.
     named = kube_cluster.kubectl("get", "recsys", "shop", "-n", namespace, check=False)

@@ -47,6 +47,7 @@ def test_items_get_reduced_text_and_image_embeddings_and_reruns_embed_nothing(
     descriptions = catalog.descriptions[:ITEMS].tolist()
     images = [shop / s.IMAGES_DIR / f"{i}.png" for i in catalog.item_ids[:ITEMS].tolist()]
     config = EmbeddingConfig(image_model=str(tiny_clip), reduced_dim=8)
+    assert config.text_model is not None and config.image_model is not None
     text, image = TextEncoder(config.text_model), ImageEncoder(config.image_model)
     assert text.encode(["a red boot"]).shape == (1, 384)
 

@@ -117,7 +117,9 @@ def test_the_submitted_pipeline_carries_the_kubernetes_platform_spec(fake_kfp: A
     run_id = runner.submit("initial", {"config": PipelineConfig().to_argument()}, run_name="r")
     submitted = fake_kfp.runs[run_id]["pipeline_spec"]
     executors = submitted["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert {"exec-publish-catalog", "exec-train-two-tower", "exec-train-dlrm", "exec-export-model"} == set(executors)
+    assert {"exec-publish-catalog", "exec-train-two-tower", "exec-train-dlrm", "exec-export-model"} == set(
+        executors
+    )
     assert submitted["pipeline_spec"]["pipelineInfo"]["name"] == "recsys-initial"
 
 

@@ -43,6 +43,18 @@ FEATURE_STORE = {
 }
 
 
+def leftovers(models: Path) -> list[str]:
+    """What the model volume holds besides versions and the event service's catalog (the
+    `catalog` link and the one folder it names)."""
+    catalog = models / "catalog"
+    assert catalog.is_symlink() and (catalog / "items.parquet").is_file()
+    return sorted(
+        p.name
+        for p in models.iterdir()
+        if not p.name.isdigit() and p not in (catalog, models / catalog.readlink())
+    )
+
+
 def tiny_config(root: Path, **changes: Any) -> PipelineConfig:
     base = {
         "dataSources": {"layout": "generated", "generator": GENERATOR},
@@ -101,7 +113,7 @@ def test_initial_publishes_version_1_with_metrics_report_and_onnx_models(runs: R
         assert (v1 / artifacts.EXPORT_DIR / name).stat().st_size > 0
     manifest = artifacts.read_manifest(v1)
     assert manifest["kind"] == "initial" and manifest["train_days"] == [0, 1] and manifest["eval_day"] == 3
-    assert not [p.name for p in runs.models.iterdir() if not p.name.isdigit()]  # no staging left over
+    assert leftovers(runs.models) == []  # no staging left over
     # the artifact store keeps a copy of each published version
     stored = runs.root / "artifacts" / "homepage" / "versions" / "1"
     assert (stored / artifacts.MANIFEST).read_bytes() == (v1 / artifacts.MANIFEST).read_bytes()
@@ -182,5 +194,5 @@ def test_a_failing_step_publishes_no_new_version(runs: Runs) -> None:
     )
     assert status.state == "FAILED"
     assert versions(runs.models) == [1, 2]
-    assert not [p.name for p in runs.models.iterdir() if not p.name.isdigit()]
+    assert leftovers(runs.models) == []
     assert json.loads((runs.models / "2" / artifacts.MANIFEST).read_text())["kind"] == "incremental"

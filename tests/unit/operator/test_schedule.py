@@ -50,8 +50,18 @@ class Cluster:
         self.applied.append(manifest)
         return manifest
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str) -> Manifest | None:
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Manifest | None:
         return {"status": {"state": self.runs[name]}} if name in self.runs else None
+
+    def select(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        label_selector: dict[str, str] | None = None,
+        field_selector: dict[str, str] | None = None,
+    ) -> list[Manifest]:
+        return []
 
     def hpa_api_version(self) -> str:
         return "autoscaling/v2"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from recsys_workloads.data import schema as s
@@ -22,13 +21,13 @@ def test_the_catalog_is_published_as_one_swap_and_old_copies_go(tmp_path: Path) 
     link = publish_catalog(_dataset(tmp_path / "a", "first"), repository)
     assert link == repository / CATALOG and link.is_symlink()
     assert (link / s.ITEMS_FILE).read_text() == "items first"
-    first_target = os.readlink(link)
+    first_target = str(link.readlink())
     publish_catalog(_dataset(tmp_path / "b", "second"), repository)
     assert (link / s.ITEMS_FILE).read_text() == "items second"
     assert not (repository / first_target).exists()  # the replaced copy is removed
     # A relative link: it resolves wherever the volume is mounted (/models in every pod).
-    assert not os.readlink(link).startswith("/")
-    assert sorted(p.name for p in repository.iterdir() if p.name.startswith(".")) == [os.readlink(link)]
+    assert not str(link.readlink()).startswith("/")
+    assert sorted(p.name for p in repository.iterdir() if p.name.startswith(".")) == [str(link.readlink())]
 
 
 def _part(root: Path, day: int, name: str) -> None:
