@@ -83,7 +83,9 @@ def container(
         "command": ["recsys"],
         "args": args,
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-        "readinessProbe": {"httpGet": {"path": "/readyz", **probe}, "periodSeconds": 5},
+        # A starved node (a Triton pod loading its models beside) can delay even a trivial answer
+        # past the 1 s default; an unready front door is refused connections, a slow one is not.
+        "readinessProbe": {"httpGet": {"path": "/readyz", **probe}, "periodSeconds": 5, "timeoutSeconds": 3},
         "livenessProbe": {
             "httpGet": {"path": "/healthz", **probe},
             "periodSeconds": 10,

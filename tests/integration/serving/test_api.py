@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -104,5 +106,31 @@ def test_openapi_documents_the_endpoint(api: str) -> None:
     with urllib.request.urlopen(f"{api}/openapi.json", timeout=10) as resp:
         spec = json.loads(resp.read())
     assert "/v1/recommendations" in spec["paths"]
-    with urllib.request.urlopen(f"{api}/readyz", timeout=10) as resp:
-        assert json.loads(resp.read()) == {"ready": True, "triton_ready": True}
+
+
+def _readyz(base: str, timeout_s: float) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{base}/readyz", timeout=timeout_s) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def test_readiness_reports_the_last_triton_call(api: str) -> None:
+    assert _post(api, {"session_id": "s-ready", "num_items": 2})[0] == 200
+    assert _readyz(api, 10) == {"ready": True, "triton_ready": True}
+
+
+def test_readiness_answers_while_triton_hangs() -> None:
+    """A Triton that accepts connections and never answers (a pod going away) must not make the
+    API unready: its probe would time out and take every API pod out of the Service."""
+    with socket.create_server((LOOPBACK, 0)) as silent:
+        config = ApiConfig(triton_url=f"{LOOPBACK}:{silent.getsockname()[1]}", timeout_s=4)
+        with contextlib.contextmanager(_serve)(config) as base:
+            assert _readyz(base, 10)["triton_ready"] is None  # no call yet: nothing known
+            answers: list[tuple[int, dict[str, Any]]] = []
+            waiting = threading.Thread(target=lambda: answers.append(_post(base, {"session_id": "s-h"})))
+            waiting.start()
+            time.sleep(0.5)  # the homepage request now waits on the silent Triton
+            assert waiting.is_alive()
+            assert _readyz(base, 1.5)["ready"] is True  # well inside the 4 s Triton deadline
+            waiting.join(timeout=30)
+            assert answers[0][0] == 200 and answers[0][1]["fallback"]
+            assert _readyz(base, 10)["triton_ready"] is False

@@ -303,17 +303,19 @@ def create_app(config: ApiConfig) -> FastAPI:
         return await run_in_threadpool(forward_event, config.events_url, raw, config.events_timeout_s)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz")
-    def readyz() -> dict[str, bool]:
-        """Ready whenever the process is up (the fallback answers); reports whether Triton is."""
-        try:
-            ready = bool(triton.client.is_model_ready(config.model, client_timeout=config.timeout_s))
-        except Exception:
-            ready = False
-        return {"ready": True, "triton_ready": ready}
+    async def readyz() -> dict[str, bool | None]:
+        """Ready whenever the process is up: the fallback answers without Triton.
+
+        Never waits on Triton (on the event loop, no call): a probe that waits on a dependency
+        times out when that dependency hangs, and then every API pod leaves the Service exactly
+        when the fallback should be answering. `triton_ready` is the last call's outcome (None
+        before the first).
+        """
+        return {"ready": True, "triton_ready": triton.last_answered}
 
     @app.get("/", include_in_schema=False, response_model=None)
     def page() -> FileResponse | JSONResponse:

@@ -27,6 +27,8 @@ class TritonRecommender:
         self.client = grpcclient.InferenceServerClient(url)
         self.model = model
         self.timeout_s = timeout_s
+        # The outcome of the last call (None: no call yet), for probes that must not call Triton.
+        self.last_answered: bool | None = None
 
     def recommend(self, request: RecommendationRequest) -> Recommendation:
         inputs = []
@@ -40,7 +42,9 @@ class TritonRecommender:
                 self.model, inputs, outputs=outputs, client_timeout=self.timeout_s
             )
         except Exception as exc:  # InferenceServerException: unreachable, timeout, step error
+            self.last_answered = False
             raise TritonUnavailableError(f"{self.model}: {exc}") from exc
+        self.last_answered = True
         return response_from_tensors({n: result.as_numpy(n) for n in OUTPUTS})
 
     def close(self) -> None:
