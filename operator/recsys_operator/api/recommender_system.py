@@ -22,7 +22,7 @@ from recsys_workloads.models.config import ModelsConfig
 from recsys_workloads.online.popularity import PopularityConfig
 from recsys_workloads.online.seen_filter import SeenFilterConfig
 from recsys_workloads.pipelines.images import SERVING_IMAGE, WORKLOADS_IMAGE
-from recsys_workloads.serving.config import ServingGraphConfig
+from recsys_workloads.serving.config import MAX_CATEGORY_CAP, MAX_TEMPERATURE, MAX_TOP_K, ServingGraphConfig
 from recsys_workloads.spec import SpecModel
 
 KIND = "RecommenderSystem"
@@ -86,7 +86,7 @@ class FeatureStoreSpec(SpecModel):
 class RankingSpec(SpecModel):
     """DLRM ranking of the retrieved candidates."""
 
-    top_k: int = Field(100, ge=1, le=10_000, description="candidates the DLRM ranker keeps for reranking")
+    top_k: int = Field(100, ge=1, le=MAX_TOP_K, description="candidates the DLRM ranker keeps for reranking")
 
 
 class RerankingSpec(SpecModel):
@@ -94,10 +94,13 @@ class RerankingSpec(SpecModel):
 
     num_items: int = Field(20, ge=1, le=1_000, description="items returned to the homepage")
     max_per_category: int | None = Field(
-        None, ge=1, description="diversity: at most this many items per category"
+        None, ge=1, le=MAX_CATEGORY_CAP, description="diversity: at most this many items per category"
     )
     temperature: float = Field(
-        0.0, ge=0.0, description="softmax sampling temperature: 0 is greedy top-k, large is near uniform"
+        0.0,
+        ge=0.0,
+        le=MAX_TEMPERATURE,
+        description="softmax sampling temperature: 0 is greedy top-k, large is near uniform",
     )
 
 
@@ -263,13 +266,14 @@ class RecommenderSystemSpec(SpecModel):
     suspend: bool = Field(False, description="stop reconciling and scheduling runs; serving stays as it is")
 
     def serving_graph(self) -> ServingGraphConfig:
-        """The knobs the serving steps read, gathered from retrieval, ranking, reranking, serving."""
+        """The knobs the serving steps read, gathered from retrieval, ranking, reranking, serving, filtering."""
         return ServingGraphConfig(
             graph=self.serving.graph,
             retrieval_top_k=self.retrieval.top_k,
             ranking_top_k=self.ranking.top_k,
             category_cap=self.reranking.max_per_category or 0,
             temperature=self.reranking.temperature,
+            seen_filter=self.filtering,
         )
 
 
@@ -290,6 +294,10 @@ def validate(spec: RecommenderSystemSpec) -> list[str]:
         problems.append(problem)
     if spec.ranking.top_k < spec.reranking.num_items:
         problems.append("spec.reranking.numItems must not exceed spec.ranking.topK")
+    if spec.retrieval.top_k < spec.ranking.top_k:
+        problems.append(
+            "spec.ranking.topK must not exceed spec.retrieval.topK (the ranker sees only retrieved items)"
+        )
     return problems
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from recsys_workloads.online import keys, seen_filter
 from recsys_workloads.online.client import connect
-from recsys_workloads.online.seen_filter import BitmapSeenFilter, make_seen_filter
+from recsys_workloads.online.seen_filter import BitmapSeenFilter, SeenFilterConfig, make_seen_filter
 from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.recommender import RecommendationRequest, Recommender
@@ -79,3 +79,20 @@ def test_seen_filter_answers_the_same_by_fetched_bitmaps_lua_and_precomputed_pos
     lua = seen.contains("parity-user", ids, now)
     assert fetched.tolist() == precomputed.tolist() == lua.tolist()
     assert fetched[[*range(20), *range(40, 60), 100]].all() and fetched.sum() < 60
+
+
+def test_serving_reads_the_seen_filter_layout_the_spec_sets_not_the_default(
+    serving_version: Path, redis_url: str
+) -> None:
+    """`spec.filtering` sizes the day filters the event service writes; serving must read the same."""
+    layout = SeenFilterConfig(window_days=3, capacity=20_000)
+    assert layout.sizing != SeenFilterConfig().sizing  # a different key layout, not only a label
+    seed_popularity(redis_url, serving_version)
+    configured = Recommender(serving_version, redis_url, ServingGraphConfig(seen_filter=layout))
+    first = configured.recommend(RecommendationRequest("clicker", "web", 0, 5))
+    make_seen_filter(connect(redis_url), layout).add("clicker", first.item_ids[:1], time.time())
+    after = configured.recommend(RecommendationRequest("clicker", "web", 0, 5))
+    assert first.item_ids[0] not in after.item_ids and not after.filter_skipped
+    # what serving did before the layout reached it: the default sizing misses the click
+    default = Recommender(serving_version, redis_url, ServingGraphConfig())
+    assert first.item_ids[0] in default.recommend(RecommendationRequest("clicker", "web", 0, 5)).item_ids

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec, validate
 from recsys_operator.api.training_run import TrainingRunSpec
+from recsys_workloads.serving.config import MAX_CATEGORY_CAP, MAX_TEMPERATURE, MAX_TOP_K
 
 SAMPLES = Path(__file__).resolve().parents[3] / "deploy" / "samples"
 
@@ -63,6 +64,7 @@ def test_a_misspelt_field_is_an_error_not_a_silent_default() -> None:
             "clusterName and nodeGroup are required",
         ),
         ({"ranking": {"topK": 10}, "reranking": {"numItems": 20}}, "numItems must not exceed"),
+        ({"retrieval": {"topK": 50}, "ranking": {"topK": 60}}, "spec.ranking.topK must not exceed"),
     ],
 )
 def test_cross_field_rules_name_the_field(spec: dict[str, Any], message: str) -> None:
@@ -77,9 +79,29 @@ def test_the_serving_steps_get_their_knobs_from_one_spec() -> None:
             "retrieval": {"topK": 500},
             "ranking": {"topK": 120},
             "reranking": {"maxPerCategory": 3, "temperature": 0.5},
+            "filtering": {"windowDays": 3, "capacity": 20000},
         }
     )
     graph = spec.serving_graph()
     assert (graph.graph, graph.retrieval_top_k, graph.ranking_top_k) == ("fused", 500, 120)
     assert (graph.category_cap, graph.temperature) == (3, 0.5)
+    assert graph.seen_filter == spec.filtering  # the layout the event service writes
     assert RecommenderSystemSpec().serving_graph().category_cap == 0
+
+
+@pytest.mark.parametrize(
+    ("section", "field"),
+    [
+        ("retrieval", "topK"),
+        ("ranking", "topK"),
+        ("reranking", "maxPerCategory"),
+        ("reranking", "temperature"),
+    ],
+)
+def test_a_value_the_spec_accepts_is_one_serving_can_run(section: str, field: str) -> None:
+    """Every bound of the serving config is the spec's too, so the API server refuses it first."""
+    limits = {"topK": MAX_TOP_K, "maxPerCategory": MAX_CATEGORY_CAP, "temperature": MAX_TEMPERATURE}
+    at_limit = {section: {field: limits[field]}}
+    RecommenderSystemSpec.model_validate(at_limit).serving_graph()  # serving takes the largest value
+    with pytest.raises(ValidationError, match=field):
+        RecommenderSystemSpec.model_validate({section: {field: limits[field] * 2}})

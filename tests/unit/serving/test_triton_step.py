@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from recsys_workloads.serving.triton_step import load_step
+from recsys_workloads.online.seen_filter import SeenFilterConfig
+from recsys_workloads.serving.config import ServingGraphConfig
+from recsys_workloads.serving.repository import CONFIG, render_config, template_dir, version_parameters
+from recsys_workloads.serving.triton_step import load_step, parameters, serving_config
 
 
 def _config(steps: str, inputs: list[str], outputs: list[str]) -> str:
@@ -34,3 +38,27 @@ def test_a_multi_step_model_returns_only_its_declared_outputs() -> None:
 def test_an_unknown_step_name_fails_at_initialize() -> None:
     with pytest.raises(ValueError, match="unknown steps"):
         load_step(_config("context_preprocessor,nope", [], []))
+
+
+def test_every_serving_knob_survives_the_rendered_config_as_triton_parses_it(tmp_path: Path) -> None:
+    """Spec -> placeholders -> config.pbtxt -> (protobuf text format, as Triton reads it) -> step."""
+    from google.protobuf import json_format, text_format
+    from tritonclient.grpc import model_config_pb2
+
+    wanted = ServingGraphConfig(
+        retrieval_top_k=77,
+        ranking_top_k=33,
+        category_cap=4,
+        temperature=0.25,
+        seen_filter=SeenFilterConfig(window_days=3, capacity=20_000, error_rate=0.02, backend="bitmap"),
+    )
+    assert wanted != ServingGraphConfig()
+    text = render_config(
+        (template_dir() / "filter_seen_items" / CONFIG).read_text(),
+        version_parameters(tmp_path, "redis://127.0.0.1:1/0", wanted),
+        "filter_seen_items",
+    )
+    parsed = text_format.Parse(text, model_config_pb2.ModelConfig())
+    as_triton_passes_it = json_format.MessageToDict(parsed, preserving_proto_field_name=True)
+    got = serving_config(parameters(as_triton_passes_it))
+    assert got.model_dump() == {**wanted.model_dump(), "graph": got.graph}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
 from recsys_workloads.spec import SpecModel
+
+MAX_TOP_K: Final = 10_000  # candidates per request the serving steps are sized for
 
 
 class IndexConfig(SpecModel):
@@ -19,6 +21,6 @@ class IndexConfig(SpecModel):
     metric: Literal["inner_product", "l2"] = Field(
         "inner_product", description="similarity of the two towers"
     )
-    top_k: int = Field(300, ge=1, le=10_000, description="candidates retrieved per request")
+    top_k: int = Field(300, ge=1, le=MAX_TOP_K, description="candidates retrieved per request")
     nprobe: int = Field(16, ge=1, description="IVF lists visited per query")
     ef_search: int = Field(128, ge=1, description="HNSW search breadth")

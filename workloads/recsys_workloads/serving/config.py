@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
+from recsys_workloads.index.config import MAX_TOP_K
+from recsys_workloads.online.seen_filter import SeenFilterConfig
 from recsys_workloads.spec import SpecModel
 
+__all__ = ["MAX_CATEGORY_CAP", "MAX_TEMPERATURE", "MAX_TOP_K", "Graph", "ServingGraphConfig"]
+
 Graph = Literal["ensemble", "fused"]
+# Bounds the request path can run; the spec's fields declare the same ones (so the API server
+# refuses what serving would refuse later).
+MAX_CATEGORY_CAP: Final = 1_000
+MAX_TEMPERATURE: Final = 1e6
 
 
 class ServingGraphConfig(SpecModel):
@@ -17,11 +25,25 @@ class ServingGraphConfig(SpecModel):
     graph: Graph = Field(
         "ensemble", description="ensemble: the 14 one-function steps; fused: the same functions in 3 steps"
     )
-    retrieval_top_k: int = Field(300, ge=1, le=10_000, description="candidates FAISS retrieves per request")
-    ranking_top_k: int = Field(100, ge=1, le=10_000, description="ranked candidates the reranker draws from")
+    retrieval_top_k: int = Field(
+        300, ge=1, le=MAX_TOP_K, description="candidates FAISS retrieves per request"
+    )
+    ranking_top_k: int = Field(
+        100, ge=1, le=MAX_TOP_K, description="ranked candidates the reranker draws from"
+    )
     category_cap: int = Field(
-        0, ge=0, le=1_000, description="most items per top-level category in one answer (0: no cap)"
+        0,
+        ge=0,
+        le=MAX_CATEGORY_CAP,
+        description="most items per top-level category in one answer (0: no cap)",
     )
     temperature: float = Field(
-        0.0, ge=0.0, le=1e6, description="softmax sampling temperature over ranking scores (0: greedy)"
+        0.0,
+        ge=0.0,
+        le=MAX_TEMPERATURE,
+        description="softmax sampling temperature over ranking scores (0: greedy)",
+    )
+    seen_filter: SeenFilterConfig = Field(
+        default_factory=SeenFilterConfig,
+        description="spec.filtering: the key layout the event service writes, so serving reads the same",
     )

@@ -77,7 +77,13 @@ def version_parameters(version_dir: Path, redis_url: str, config: ServingGraphCo
         "RANKING_TOP_K": str(config.ranking_top_k),
         "CATEGORY_CAP": str(config.category_cap),
         "TEMPERATURE": repr(config.temperature),
+        "SEEN_FILTER": pbtxt_string(config.seen_filter.model_dump_json(by_alias=True)),
     }
+
+
+def pbtxt_string(value: str) -> str:
+    """`value` escaped to sit inside a double-quoted protobuf text-format string."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def check_version(version_dir: Path) -> None:

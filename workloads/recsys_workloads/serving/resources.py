@@ -23,7 +23,7 @@ from recsys_workloads.models import artifacts
 from recsys_workloads.models.onnx_runner import OnnxModel
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
-from recsys_workloads.online.seen_filter import SeenFilter, SeenFilterConfig, make_seen_filter
+from recsys_workloads.online.seen_filter import SeenFilter, make_seen_filter
 from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.item_cache import ItemCache
 
@@ -44,7 +44,7 @@ class Resources:
         self.redis_url = redis_url
         self.config = config or ServingGraphConfig()
         self._client = client
-        self.seen_filter_config = SeenFilterConfig()  # the event service writes this layout
+        self.seen_filter_config = self.config.seen_filter  # the layout the event service writes
         self._seen_filter: SeenFilter | None = None
         self._popular_default: list[tuple[str, float]] = []
 

@@ -30,6 +30,7 @@ PLACEHOLDERS: Final = {
     "ranking_top_k": "RANKING_TOP_K",
     "category_cap": "CATEGORY_CAP",
     "temperature": "TEMPERATURE",
+    "seen_filter": "SEEN_FILTER",
 }
 HANDWRITTEN: Final = ("context_preprocessor",)  # shared with homepage_popular, kept as written
 # The popularity path (served before any version exists, and beside every version), ensemble last:

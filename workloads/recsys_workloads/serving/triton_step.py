@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy.typing as npt
 
+from recsys_workloads.online.seen_filter import SeenFilterConfig
 from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.graph import STEP_BY_NAME, Tensors, needs, run_steps
 from recsys_workloads.serving.resources import Resources
@@ -48,18 +49,23 @@ def parameters(model_config: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(v.get("string_value", "")) for k, v in params.items()}
 
 
+def serving_config(p: Mapping[str, str]) -> ServingGraphConfig:
+    """The inverse of `repository.version_parameters` (missing keys: the defaults)."""
+    return ServingGraphConfig(
+        retrieval_top_k=int(p.get("retrieval_top_k") or 300),
+        ranking_top_k=int(p.get("ranking_top_k") or 100),
+        category_cap=int(p.get("category_cap") or 0),
+        temperature=float(p.get("temperature") or 0.0),
+        seen_filter=SeenFilterConfig.model_validate_json(p.get("seen_filter") or "{}"),
+    )
+
+
 def load_step(model_config: Mapping[str, Any] | str) -> StepRunner:
     """A runner for the model whose (JSON) config Triton passes to `initialize`."""
     config = json.loads(model_config) if isinstance(model_config, str) else model_config
     p = parameters(config)
     steps = tuple(s.strip() for s in p["steps"].split(",") if s.strip())
-    serving = ServingGraphConfig(
-        retrieval_top_k=int(p.get("retrieval_top_k") or 300),
-        ranking_top_k=int(p.get("ranking_top_k") or 100),
-        category_cap=int(p.get("category_cap") or 0),
-        temperature=float(p.get("temperature") or 0.0),
-    )
-    resources = Resources(Path(p.get("version_dir", "")), p.get("redis_url", ""), serving)
+    resources = Resources(Path(p.get("version_dir", "")), p.get("redis_url", ""), serving_config(p))
     names = (
         [str(t["name"]) for t in config.get("input", [])],
         [str(t["name"]) for t in config.get("output", [])],
