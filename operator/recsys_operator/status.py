@@ -203,3 +203,36 @@ def invalid_spec_conditions(
     conditions = set_condition(current, rs.STALLED, "True", "InvalidSpec", message, generation, at)
     conditions = set_condition(conditions, rs.RECONCILING, "False", "InvalidSpec", "", generation, at)
     return set_condition(conditions, rs.READY, "False", "InvalidSpec", message, generation, at)
+
+
+def api_refusal_reason(code: int | None, permanent: bool) -> str:
+    """The condition reason for a call the API server refused (`code`) or never answered (None)."""
+    if code is None:
+        return "ApiServerUnreachable"
+    if code in (401, 403):
+        return "Forbidden"
+    return "ChildRejected" if permanent else "ApiServerError"
+
+
+def api_refusal_conditions(
+    current: Sequence[Condition],
+    code: int | None,
+    permanent: bool,
+    message: str,
+    generation: int,
+    at: dt.datetime | None = None,
+) -> list[Condition]:
+    """A child the API server would not take: Ready False naming it, at once.
+
+    A permanent refusal (invalid object, forbidden) is `Stalled`: retrying the same request
+    fails the same way until the spec, the RBAC or an admission policy changes. A server
+    error or no answer is `Reconciling`: the next pass retries. Component conditions keep
+    what was last observed.
+    """
+    reason = api_refusal_reason(code, permanent)
+    conditions = set_condition(current, rs.READY, "False", reason, message, generation, at)
+    if permanent:
+        conditions = set_condition(conditions, rs.STALLED, "True", reason, message, generation, at)
+        return set_condition(conditions, rs.RECONCILING, "False", reason, "", generation, at)
+    conditions = set_condition(conditions, rs.STALLED, "False", "SpecValid", "", generation, at)
+    return set_condition(conditions, rs.RECONCILING, "True", reason, f"retrying: {message}", generation, at)

@@ -10,16 +10,23 @@ gives the outcome, the failed step and the metrics.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from recsys_operator.adapters.kube import Cluster
+from recsys_operator.adapters.kube import Cluster, ClusterCallError
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.diagnosis import first_pod_problem
 from recsys_operator.manifests import training_job
 from recsys_operator.manifests.common import Owner
 from recsys_workloads.pipelines.job import CONTAINER, JobOutcome
-from recsys_workloads.pipelines.runner import RunState, RunStatus, StateChange
+from recsys_workloads.pipelines.runner import (
+    RunnerUnavailableError,
+    RunRejectedError,
+    RunState,
+    RunStatus,
+    StateChange,
+)
 
 
 def _time(value: Any) -> dt.datetime | None:
@@ -105,19 +112,34 @@ class JobRunner:
 
     def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str:
         name = training_job.job_name(self.run_meta)
-        if self.cluster.get("batch/v1", "Job", name, self.owner.namespace) is None:
-            manifest = training_job.job(self.owner, self.run_meta, self.spec, pipeline, arguments, run_name)
-            self.cluster.apply(manifest)
+        with _as_runner_errors():
+            if self.cluster.get("batch/v1", "Job", name, self.owner.namespace) is None:
+                manifest = training_job.job(
+                    self.owner, self.run_meta, self.spec, pipeline, arguments, run_name
+                )
+                self.cluster.apply(manifest)
         return name
 
     def status(self, run_id: str) -> RunStatus:
-        job = self.cluster.get("batch/v1", "Job", run_id, self.owner.namespace)
-        if job is None:
-            return RunStatus(
-                run_id=run_id, pipeline="", state="FAILED", error=f"Job {run_id} no longer exists"
-            )
-        pods = self.cluster.select("v1", "Pod", self.owner.namespace, label_selector={"job-name": run_id})
+        with _as_runner_errors():
+            job = self.cluster.get("batch/v1", "Job", run_id, self.owner.namespace)
+            if job is None:
+                return RunStatus(
+                    run_id=run_id, pipeline="", state="FAILED", error=f"Job {run_id} no longer exists"
+                )
+            pods = self.cluster.select("v1", "Pod", self.owner.namespace, label_selector={"job-name": run_id})
         return run_status(job, pods)
 
     def cancel(self, run_id: str) -> None:
         self.cluster.delete("batch/v1", "Job", run_id, self.owner.namespace)
+
+
+@contextmanager
+def _as_runner_errors() -> Iterator[None]:
+    """The API server as an orchestrator: a refused Job fails the run, an unanswered call waits."""
+    try:
+        yield
+    except ClusterCallError as exc:
+        if exc.permanent:
+            raise RunRejectedError("JobRejected", str(exc)) from exc
+        raise RunnerUnavailableError("ApiServerError", str(exc)) from exc

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from recsys_operator.adapters.eks import CapacityState, EksNodeGroups
-from recsys_operator.adapters.kube import Cluster, KindNotServedError
+from recsys_operator.adapters.kube import Cluster, ClusterCallError, KindNotServedError
 from recsys_operator.adapters.valkey import delete_namespace
 from recsys_operator.api import API_VERSION
 from recsys_operator.api import recommender_system as rs
@@ -21,7 +21,13 @@ from recsys_operator.diagnosis import Problem, claim_problem, first_pod_problem
 from recsys_operator.manifests import api, capacity, events, training, triton, valkey, web
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
-from recsys_operator.status import Observed, component_states, invalid_spec_conditions, reconcile_conditions
+from recsys_operator.status import (
+    Observed,
+    api_refusal_conditions,
+    component_states,
+    invalid_spec_conditions,
+    reconcile_conditions,
+)
 
 
 def spec_problems(raw_spec: Mapping[str, Any]) -> tuple[RecommenderSystemSpec | None, list[str]]:
@@ -200,22 +206,39 @@ def reconcile(
         conditions = invalid_spec_conditions(current, problems, generation)
     else:
         owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
-        capacity_state = CapacityState(ready=True, message="suspended")
-        if not spec.suspend:
-            capacity_state = reconcile_capacity(cluster, owner, spec, eks)
-            serving_version = (status.get("model") or {}).get("currentVersion")
-            for manifest in desired_objects(owner, spec, cluster.hpa_api_version(), serving_version):
-                cluster.apply(manifest)
-            if needs_initial_training(spec, status):
-                cluster.apply(training.training_run(owner, training.initial_run_name(owner), "Initial"))
-                extra["lastTrainingRun"] = training.initial_run_name(owner)
-        observed = observe(cluster, owner, spec, status, capacity_state)
-        conditions = reconcile_conditions(current, observed, generation)
+        try:
+            capacity_state = _apply(cluster, owner, spec, status, eks, started=extra)
+            observed = observe(cluster, owner, spec, status, capacity_state)
+            conditions = reconcile_conditions(current, observed, generation)
+        except ClusterCallError as exc:
+            conditions = api_refusal_conditions(current, exc.code, exc.permanent, str(exc), generation)
     return {
         "observedGeneration": generation,
         "conditions": [c.to_spec() for c in conditions],
         **extra,
     }
+
+
+def _apply(
+    cluster: Cluster,
+    owner: Owner,
+    spec: RecommenderSystemSpec,
+    status: Mapping[str, Any],
+    eks: EksFactory,
+    started: dict[str, Any],
+) -> CapacityState:
+    """Every child in order; what it starts is recorded in `started` (status fields) as it goes,
+    so a later refusal does not lose it."""
+    if spec.suspend:
+        return CapacityState(ready=True, message="suspended")
+    capacity_state = reconcile_capacity(cluster, owner, spec, eks)
+    serving_version = (status.get("model") or {}).get("currentVersion")
+    for manifest in desired_objects(owner, spec, cluster.hpa_api_version(), serving_version):
+        cluster.apply(manifest)
+    if needs_initial_training(spec, status):
+        cluster.apply(training.training_run(owner, training.initial_run_name(owner), "Initial"))
+        started["lastTrainingRun"] = training.initial_run_name(owner)
+    return capacity_state
 
 
 def needs_initial_training(spec: RecommenderSystemSpec, status: Mapping[str, Any]) -> bool:

@@ -24,7 +24,12 @@ from recsys_operator.manifests import training_job
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import ENSEMBLE
 from recsys_workloads.pipelines.config import OnlineWarmup, PipelineConfig, Toleration, apply_overrides
-from recsys_workloads.pipelines.runner import PipelineRunner, RunnerUnavailableError, RunStatus
+from recsys_workloads.pipelines.runner import (
+    PipelineRunner,
+    RunnerUnavailableError,
+    RunRejectedError,
+    RunStatus,
+)
 
 DEFAULT_PIPELINES = {"Initial": "initial", "Incremental": "incremental"}
 
@@ -164,6 +169,8 @@ def reconcile(
             run_id = runner.submit(pipelines[spec.type], {"config": config.to_argument()}, run_name(meta))
         except RunnerUnavailableError as exc:
             return unavailable(current, status, exc, generation)
+        except RunRejectedError as exc:
+            return _failed(current, exc.reason, str(exc), generation)
     try:
         run = runner.status(run_id)
     except RunnerUnavailableError as exc:

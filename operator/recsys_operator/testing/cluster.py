@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from recsys_operator.adapters.kube import server_message
 from recsys_operator.testing.kube_apiserver import KubeApiServer
 
 if TYPE_CHECKING:
@@ -74,13 +75,13 @@ class KubeCluster:
                 ext.create_custom_resource_definition(body)
             except ApiException as exc:
                 if exc.status != 409:
-                    raise CrdRejectedError(f"{name}: HTTP {exc.status}: {api_error_message(exc)}") from exc
+                    raise CrdRejectedError(f"{name}: HTTP {exc.status}: {server_message(exc)}") from exc
                 current = ext.read_custom_resource_definition(name)
                 body["metadata"]["resourceVersion"] = current.metadata.resource_version
                 try:
                     ext.replace_custom_resource_definition(name, body)
                 except ApiException as exc2:
-                    raise CrdRejectedError(f"{name}: HTTP {exc2.status}: {api_error_message(exc2)}") from exc2
+                    raise CrdRejectedError(f"{name}: HTTP {exc2.status}: {server_message(exc2)}") from exc2
             names.append(name)
         for name in names:
             self.wait_crd_established(name, timeout_s)
@@ -140,17 +141,6 @@ class KubeCluster:
 
     def close(self) -> None:
         self.api.close()
-
-
-def api_error_message(exc: Any) -> str:
-    """The server's Status message (names the offending field) instead of the whole HTTP dump."""
-    import json
-
-    try:
-        body = json.loads(exc.body)
-    except (TypeError, ValueError):
-        return str(exc)
-    return str(body.get("message", body))
 
 
 def split_yaml_documents(paths: Sequence[Path]) -> list[dict[str, Any]]:

@@ -20,9 +20,10 @@ from kopf.testing import KopfRunner
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from recsys_operator.adapters.kube import server_message
 from recsys_operator.api import API_VERSION, GROUP, VERSION
 from recsys_operator.handlers import admission
-from recsys_operator.testing.cluster import KubeCluster, api_error_message
+from recsys_operator.testing.cluster import KubeCluster
 from recsys_operator.testing.wait import until
 
 RS_PLURAL, TR_PLURAL = "recommendersystems", "trainingruns"
@@ -51,7 +52,7 @@ def _rejection(call: Callable[[], Any]) -> str:
     with pytest.raises(ApiException) as caught:
         call()
     assert caught.value.status == admission.UNPROCESSABLE, caught.value.body
-    return api_error_message(caught.value)
+    return server_message(caught.value)
 
 
 class Admission:

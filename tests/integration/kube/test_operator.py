@@ -125,6 +125,43 @@ def test_an_invalid_change_stalls_with_the_field_named_and_changes_nothing(
     assert deployment.spec.replicas is None or deployment.spec.replicas <= 2
 
 
+def test_a_child_the_server_refuses_shows_in_the_status_and_an_event_and_clears_when_fixed(
+    kube_cluster: KubeCluster, namespace: str, operator: KopfRunner
+) -> None:
+    """A namespace policy (LimitRange admission) refuses the 20Gi model volume claim with 403: the
+    refusal is the status at once, with the claim and the server's words, not a retry in a log."""
+    core = client.CoreV1Api(kube_cluster.api)
+    limit = {"type": "PersistentVolumeClaim", "max": {"storage": "15Gi"}}
+    core.create_namespaced_limit_range(
+        namespace, {"metadata": {"name": "claims"}, "spec": {"limits": [limit]}}
+    )
+    objects = client.CustomObjectsApi(kube_cluster.api)
+    _create(objects, namespace, "capped", UNTRAINED)
+
+    def ready_reason(reason: str) -> Callable[[], dict[str, Any] | None]:
+        def check() -> dict[str, Any] | None:
+            obj = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "capped")
+            ready = _conditions(obj).get("Ready")
+            return obj if ready and ready["reason"] == reason else None
+
+        return check
+
+    obj = until("Ready=False Forbidden", ready_reason("Forbidden"))
+    conditions = _conditions(obj)
+    assert conditions["Stalled"]["status"] == "True"
+    message = conditions["Ready"]["message"]
+    assert "PersistentVolumeClaim capped-models: HTTP 403" in message
+    assert "maximum storage usage per PersistentVolumeClaim is 15Gi" in message, message
+    events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=capped").items
+    assert any(e.reason == "Forbidden" and "capped-models" in e.message for e in events), events
+
+    fix = {"spec": {"serving": {"modelRepository": {"size": "10Gi"}}}}
+    objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "capped", fix)
+    fixed = until("the claim taken", ready_reason("ValkeyNotReady"))
+    assert _conditions(fixed)["Stalled"]["status"] == "False"
+    assert core.read_namespaced_persistent_volume_claim("capped-models", namespace)
+
+
 def test_deleting_a_recommender_releases_its_finalizer_and_collects_its_children(
     kube_cluster: KubeCluster, namespace: str, operator: KopfRunner
 ) -> None:

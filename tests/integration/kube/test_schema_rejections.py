@@ -15,10 +15,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from recsys_operator.adapters.kube import server_message
 from recsys_operator.api import API_VERSION, GROUP, VERSION
 from recsys_operator.api.recommender_system import RecommenderSystemSpec, validate
 from recsys_operator.api.training_run import TrainingRunSpec
-from recsys_operator.testing.cluster import KubeCluster, api_error_message
+from recsys_operator.testing.cluster import KubeCluster
 
 RS, TR = "RecommenderSystem", "TrainingRun"
 MISSING = object()  # the object has no spec at all
@@ -196,7 +197,7 @@ def test_the_server_schema_rejects_a_malformed_spec_naming_the_field(
     with pytest.raises(ApiException) as caught:
         _dry_run_create(kube_cluster, case.kind, case.spec)
     assert caught.value.status == 422, caught.value.body
-    message = api_error_message(caught.value)
+    message = server_message(caught.value)
     assert case.field in message, message
     # The pydantic model (what the operator parses) agrees, except for the lax boolean coercions.
     if isinstance(case.spec, dict) and case.model_rejects:

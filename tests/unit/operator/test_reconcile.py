@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from recsys_operator.adapters.eks import CapacityState
-from recsys_operator.adapters.kube import KindNotServedError
+from recsys_operator.adapters.kube import ClusterCallError, KindNotServedError
 from recsys_operator.manifests.common import Manifest
 from recsys_operator.reconcilers.recommender_system import reconcile, release, spec_problems
 
@@ -321,3 +323,67 @@ def test_deletion_removes_the_provisioned_valkeys_claim_that_no_owner_reference_
     assert "Valkey volume claim" not in [
         what for what, _ in release(_body(external), cluster, lambda u, n: 0)
     ]
+
+
+class RefusingCluster(RecordingCluster):
+    """The API server refuses (or never answers) applies of one kind, as a real one would."""
+
+    def __init__(self, kind: str, code: int | None, message: str) -> None:
+        super().__init__()
+        self.refused_kind, self.code, self.message = kind, code, message
+
+    def apply(self, manifest: Manifest) -> Manifest:
+        if manifest["kind"] == self.refused_kind:
+            name = manifest["metadata"]["name"]
+            raise ClusterCallError("apply", manifest["kind"], name, self.code, self.message)
+        return super().apply(manifest)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "stalled", "reconciling"),
+    [
+        (422, "ChildRejected", "True", "False"),
+        (400, "ChildRejected", "True", "False"),
+        (403, "Forbidden", "True", "False"),
+        (500, "ApiServerError", "False", "True"),
+        (429, "ApiServerError", "False", "True"),
+        (409, "ApiServerError", "False", "True"),
+        (None, "ApiServerUnreachable", "False", "True"),
+    ],
+)
+def test_a_refused_child_shows_in_the_status_at_once_with_the_servers_message(
+    code: int | None, reason: str, stalled: str, reconciling: str
+) -> None:
+    said = 'Deployment.apps "homepage-triton" is invalid: spec.template.spec.containers[0].resources'
+    cluster = RefusingCluster("Deployment", code, said)
+    status = reconcile(_body({}), cluster)
+    ready = _condition(status, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", reason)
+    assert "Deployment homepage-triton" in ready["message"] and said in ready["message"]
+    assert _condition(status, "Stalled")["status"] == stalled
+    assert _condition(status, "Reconciling")["status"] == reconciling
+    assert status["observedGeneration"] == 1
+    # What came before the refused child was applied; the pass stopped there (no training run).
+    assert ("PersistentVolumeClaim", "shop", "homepage-models") in cluster.objects
+    assert ("TrainingRun", "shop", "homepage-initial") not in cluster.objects
+    assert "lastTrainingRun" not in status
+
+
+def test_a_refusal_after_the_initial_run_started_keeps_its_name_in_the_status() -> None:
+    class StatusReadsFail(RecordingCluster):
+        def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Manifest | None:
+            if kind == "Deployment":
+                raise ClusterCallError("get", kind, name, 503, "the server is currently unable to handle")
+            return super().get(api_version, kind, name, namespace)
+
+    status = reconcile(_body({}), StatusReadsFail())
+    assert status["lastTrainingRun"] == "homepage-initial"  # a second pass must not start another
+    assert _condition(status, "Reconciling")["reason"] == "ApiServerError"
+
+
+def test_a_refusal_clears_once_the_server_takes_the_child() -> None:
+    refused = reconcile(_body({}), RefusingCluster("Service", 403, "services is forbidden"))
+    assert _condition(refused, "Stalled")["reason"] == "Forbidden"
+    status = reconcile(_body({}, status=refused), RecordingCluster())
+    assert _condition(status, "Stalled")["status"] == "False"
+    assert _condition(status, "Ready")["reason"] == "ValkeyNotReady"

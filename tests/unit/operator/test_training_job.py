@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from recsys_operator.adapters.jobs import JobRunner, run_status
+from recsys_operator.adapters.kube import ClusterCallError
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests.common import Manifest, Owner
 from recsys_operator.manifests.training_job import EVENT_LOG_MOUNT, MAX_NAME, job, job_name
+from recsys_operator.reconcilers.training_run import reconcile
 from recsys_workloads.pipelines.job import ARGUMENTS_ENV, CONTAINER, JobOutcome
 
 OWNER = Owner(name="shop", namespace="ns", uid="rs-uid")
@@ -192,3 +196,42 @@ def test_submitting_twice_creates_one_job_and_cancel_deletes_it() -> None:
     assert cluster.deleted == [first]
     gone = runner.status(first)
     assert gone.state == "FAILED" and gone.error == f"Job {first} no longer exists"
+
+
+class RefusingJobCluster(JobCluster):
+    def __init__(self, code: int | None) -> None:
+        super().__init__()
+        self.code = code
+
+    def apply(self, manifest: Manifest) -> Manifest:
+        name = manifest["metadata"]["name"]
+        raise ClusterCallError(
+            "apply", "Job", name, self.code, "spec.template.spec.containers[0].image: Required"
+        )
+
+
+def _reconcile_with(cluster: JobCluster, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.delenv("RECSYS_ARTIFACT_ROOT", raising=False)
+    parent = {"metadata": {"name": "shop"}, "spec": {"training": {"orchestrator": "job"}}}
+    body = {
+        "metadata": {"name": RUN["name"], "namespace": "ns", "uid": RUN["uid"], "generation": 1},
+        "spec": {"recommenderRef": {"name": "shop"}, "type": "Initial"},
+    }
+    return reconcile(body, parent, JobRunner(cluster, OWNER, _spec(), RUN))
+
+
+def test_a_job_the_server_refuses_fails_the_run_with_the_servers_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    status = _reconcile_with(RefusingJobCluster(422), monkeypatch)
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert (status["state"], failed["status"], failed["reason"]) == ("FAILED", "True", "JobRejected")
+    assert "Job shop-initial-01234567: HTTP 422" in failed["message"]
+    assert "containers[0].image: Required" in failed["message"]
+
+
+def test_a_job_the_server_cannot_take_now_waits_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    status = _reconcile_with(RefusingJobCluster(503), monkeypatch)
+    created = next(c for c in status["conditions"] if c["type"] == "Created")
+    assert (status["state"], created["status"], created["reason"]) == ("PENDING", "False", "ApiServerError")
+    assert "HTTP 503" in created["message"]

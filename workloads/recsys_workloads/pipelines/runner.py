@@ -49,6 +49,15 @@ class RunnerUnavailableError(RuntimeError):
         self.reason = reason
 
 
+class RunRejectedError(RuntimeError):
+    """The orchestrator refused the run itself (an invalid Job, a forbidden namespace): retrying the
+    same submission fails the same way, so the run fails with `reason` and the server's message."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class StateChange(BaseModel):
     state: RunState
     time: dt.datetime
@@ -72,6 +81,8 @@ class RunStatus(BaseModel):
 
 
 class PipelineRunner(Protocol):
+    """Raises RunnerUnavailableError (the run waits) or, from `submit`, RunRejectedError (it fails)."""
+
     def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str: ...
 
     def status(self, run_id: str) -> RunStatus: ...
