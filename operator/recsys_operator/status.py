@@ -31,7 +31,8 @@ class Observed(BaseModel):
     triton_rolled_out: bool | None = None
     valkey_provisioned: bool
     valkey_ready: bool
-    filters_published: bool
+    # Pods (by component: "Triton", "event service") whose seen-filter layout is not spec.filtering's.
+    old_filter_layout_pods: dict[str, int] = Field(default_factory=dict)
     model_version: int | None
     # Front doors; 0 desired means the spec runs none (defaults: not part of the picture).
     api_desired: int = 0
@@ -71,9 +72,21 @@ def _index(o: Observed) -> ComponentState:
 
 
 def _filters(o: Observed) -> ComponentState:
-    if o.filters_published:
-        return rs.FILTERS_READY, True, "FiltersPublished", "seen-filter layout published to the online config"
-    return rs.FILTERS_READY, False, "FiltersNotPublished", "online config map not written yet"
+    lagging = [f"{n} {what} pod(s)" for what, n in o.old_filter_layout_pods.items() if n]
+    if lagging:
+        return (
+            rs.FILTERS_READY,
+            False,
+            "LayoutRollingOut",
+            f"{' and '.join(lagging)} still use an earlier spec.filtering layout: until they are replaced, "
+            "seen items written under one layout are not found under the other",
+        )
+    return (
+        rs.FILTERS_READY,
+        True,
+        "LayoutCurrent",
+        "every event-service pod (the writers) and Triton pod (the readers) uses spec.filtering's seen-filter layout",
+    )
 
 
 def _serving(o: Observed) -> ComponentState:

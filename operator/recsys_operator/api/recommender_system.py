@@ -9,21 +9,31 @@ live in `validate()`, which the operator runs and reports as `Stalled/InvalidSpe
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from recsys_operator.api.conditions import Condition
 from recsys_operator.schedule import invalid_schedule
-from recsys_workloads.data.sources import DataSourcesSpec
+from recsys_workloads.data.sources import DataSourcesSpec, GeneratorSpec
 from recsys_workloads.events.config import EventLimits, WalConfig
-from recsys_workloads.index.config import IndexConfig
+from recsys_workloads.index.config import IndexConfig, ivf_lists
 from recsys_workloads.models.config import ModelsConfig
 from recsys_workloads.online.popularity import PopularityConfig
 from recsys_workloads.online.seen_filter import SeenFilterConfig
 from recsys_workloads.pipelines.images import SERVING_IMAGE, WORKLOADS_IMAGE
 from recsys_workloads.serving.config import MAX_CATEGORY_CAP, MAX_TEMPERATURE, MAX_TOP_K, ServingGraphConfig
-from recsys_workloads.spec import SpecModel
+from recsys_workloads.spec import (
+    AbsolutePath,
+    Grammar,
+    HostPort,
+    HttpUrl,
+    ImageRef,
+    ObjectName,
+    Quantity,
+    SpecModel,
+    StoreUri,
+)
 
 KIND = "RecommenderSystem"
 PLURAL = "recommendersystems"
@@ -55,24 +65,24 @@ COMPONENT_CONDITIONS = (
 class OnlineStoreSpec(SpecModel):
     """The Valkey (Redis-compatible) online store: seen filters, popularity, user features."""
 
-    address: str | None = Field(
+    address: HostPort | None = Field(
         None, description="host:port of an existing Valkey/Redis; empty: the operator provisions one"
     )
-    image: str = Field(
+    image: ImageRef = Field(
         "valkey/valkey-bundle:8.1", description="image of a provisioned Valkey (with valkey-bloom)"
     )
     tls: bool = Field(False, description="connect with TLS (ElastiCache for Valkey in transit encryption)")
-    password_secret_ref: str | None = Field(
+    password_secret_ref: ObjectName | None = Field(
         None, description="Secret (key 'password') holding the AUTH password"
     )
-    storage: str = Field("1Gi", description="volume size of a provisioned Valkey")
+    storage: Quantity = Field("1Gi", description="volume size of a provisioned Valkey")
 
 
 class OfflineStoreSpec(SpecModel):
     """Feast offline store holding the feature history training reads."""
 
     type: Literal["file", "athena"] = Field("file", description="Feast offline store type")
-    uri: str | None = Field(None, description="folder or s3:// prefix of the offline store")
+    uri: StoreUri | None = Field(None, description="absolute folder or s3:// prefix of the offline store")
 
 
 class FeatureStoreSpec(SpecModel):
@@ -107,16 +117,18 @@ class RerankingSpec(SpecModel):
 class ResourcesSpec(SpecModel):
     """Resources of one Triton replica."""
 
-    cpu: str = Field("2", description="CPU request and limit")
-    memory: str = Field("8Gi", description="memory request and limit")
+    cpu: Quantity = Field("2", description="CPU request and limit")
+    memory: Quantity = Field("8Gi", description="memory request and limit")
     gpu: int = Field(0, ge=0, le=8, description="nvidia.com/gpu per replica")
 
 
 class ModelRepositorySpec(SpecModel):
     """The shared model volume Triton loads versions from."""
 
-    storage_class: str = Field("efs-sc", description="ReadWriteMany storage class of the shared model volume")
-    size: str = Field("20Gi", description="size of the model volume claim")
+    storage_class: ObjectName = Field(
+        "efs-sc", description="ReadWriteMany storage class of the shared model volume"
+    )
+    size: Quantity = Field("20Gi", description="size of the model volume claim")
 
 
 class RolloutSpec(SpecModel):
@@ -131,7 +143,7 @@ class RolloutSpec(SpecModel):
 class ServingSpec(SpecModel):
     """NVIDIA Triton serving the recommendation ensemble."""
 
-    image: str = Field(
+    image: ImageRef = Field(
         SERVING_IMAGE,
         description="Triton image with recsys_workloads' serving venv and step templates (the Dockerfile's "
         "serving target, built on NVIDIA's tritonserver image)",
@@ -150,14 +162,16 @@ class ServingSpec(SpecModel):
 class PodResourcesSpec(SpecModel):
     """CPU and memory of one API or event service replica (memory is also the limit; CPU is not capped)."""
 
-    cpu: str = Field("500m", description="CPU request")
-    memory: str = Field("1Gi", description="memory request and limit")
+    cpu: Quantity = Field("500m", description="CPU request")
+    memory: Quantity = Field("1Gi", description="memory request and limit")
 
 
 class ApiSpec(SpecModel):
     """The recommendation API (`recsys api serve`): HTTP in front of Triton, popularity when Triton fails."""
 
-    image: str = Field(WORKLOADS_IMAGE, description="image with the `recsys` command (the workloads target)")
+    image: ImageRef = Field(
+        WORKLOADS_IMAGE, description="image with the `recsys` command (the workloads target)"
+    )
     replicas: int = Field(1, ge=0, le=100, description="API replicas; 0: the operator runs no API")
     timeout_s: float = Field(
         0.5, gt=0, le=30, description="deadline of one Triton call before the popularity fallback answers"
@@ -168,16 +182,18 @@ class ApiSpec(SpecModel):
 class EventServiceSpec(SpecModel):
     """The event service (`recsys events serve`): interactions in, online state and offline log updated."""
 
-    image: str = Field(WORKLOADS_IMAGE, description="image with the `recsys` command (the workloads target)")
+    image: ImageRef = Field(
+        WORKLOADS_IMAGE, description="image with the `recsys` command (the workloads target)"
+    )
     replicas: int = Field(
         1, ge=0, le=20, description="replicas, each with its own WAL folder; 0: the operator runs none"
     )
     resources: PodResourcesSpec = Field(default_factory=PodResourcesSpec)
-    storage_class: str = Field(
+    storage_class: ObjectName = Field(
         "efs-sc", description="ReadWriteMany storage class of the event log volume (training reads it)"
     )
-    storage: str = Field("10Gi", description="size of the event log volume (WAL and parquet parts)")
-    catalog: str = Field(
+    storage: Quantity = Field("10Gi", description="size of the event log volume (WAL and parquet parts)")
+    catalog: AbsolutePath = Field(
         "/models/catalog",
         description="canonical dataset folder or items.parquet inside the pod (the model volume is at /models)",
     )
@@ -188,8 +204,8 @@ class EventServiceSpec(SpecModel):
 class TrainingResourcesSpec(SpecModel):
     """CPU and memory of the training Job's pod (orchestrator job); memory is also the limit."""
 
-    cpu: str = Field("2", description="CPU request")
-    memory: str = Field("8Gi", description="memory request and limit")
+    cpu: Quantity = Field("2", description="CPU request")
+    memory: Quantity = Field("8Gi", description="memory request and limit")
 
 
 class TrainingSpec(SpecModel):
@@ -206,19 +222,18 @@ class TrainingSpec(SpecModel):
         "one Kubernetes Job that executes the same compiled pipeline with KFP's local runner in the "
         "training image (no KFP server), on the model volume",
     )
-    kfp_endpoint: str | None = Field(
+    kfp_endpoint: HttpUrl | None = Field(
         None,
         description="Kubeflow Pipelines API (orchestrator kfp); empty: "
         "http://ml-pipeline.kubeflow.svc.cluster.local:8888",
     )
-    artifact_root: str | None = Field(
+    artifact_root: StoreUri | None = Field(
         None,
-        pattern=r"^(s3://[a-z0-9][a-z0-9.-]*[a-z0-9](/\S*)?|/\S*)$",
         description="s3://bucket/prefix (or an absolute folder inside the training pods) keeping this "
         "recommender's run artifacts under <root>/<namespace>/<name>; empty: the operator's "
         "RECSYS_ARTIFACT_ROOT, or the model volume for orchestrator job",
     )
-    image: str = Field(
+    image: ImageRef = Field(
         WORKLOADS_IMAGE,
         description="image of the training Job (orchestrator job; KFP steps run the image compiled into the "
         "pipeline, the workloads target)",
@@ -233,16 +248,27 @@ class TrainingSpec(SpecModel):
     gpu: bool = Field(False, description="run training steps on GPU nodes")
 
 
+# EKS cluster and node group names; EC2 instance types (family.size, e.g. g5.xlarge).
+EksName = Annotated[
+    str, Grammar(r"^[0-9A-Za-z][A-Za-z0-9_-]*$", "an EKS name (letters, digits, - and _)", 100)
+]
+InstanceType = Annotated[
+    str, Grammar(r"^[a-z0-9][a-z0-9-]*\.[a-z0-9]+$", "an EC2 instance type (e.g. g5.xlarge)", 64)
+]
+
+
 class CapacitySpec(SpecModel):
     """GPU node capacity the operator reconciles for training and serving."""
 
     provider: Literal["none", "karpenter", "eks-nodegroup"] = Field(
         "none", description="how GPU nodes are scaled: a Karpenter NodePool or an EKS managed node group"
     )
-    node_pool: str | None = Field(None, description="Karpenter NodePool name")
-    cluster_name: str | None = Field(None, description="EKS cluster (eks-nodegroup)")
-    node_group: str | None = Field(None, description="EKS managed node group (eks-nodegroup)")
-    instance_types: list[str] = Field(default_factory=lambda: ["g5.xlarge"], description="GPU instance types")
+    node_pool: ObjectName | None = Field(None, description="Karpenter NodePool name")
+    cluster_name: EksName | None = Field(None, description="EKS cluster (eks-nodegroup)")
+    node_group: EksName | None = Field(None, description="EKS managed node group (eks-nodegroup)")
+    instance_types: list[InstanceType] = Field(
+        default_factory=lambda: ["g5.xlarge"], min_length=1, max_length=50, description="GPU instance types"
+    )
     min_nodes: int = Field(0, ge=0, le=1_000, description="GPU nodes kept even when idle")
     max_nodes: int = Field(2, ge=0, le=1_000, description="GPU nodes at most")
 
@@ -273,6 +299,8 @@ class RecommenderSystemSpec(SpecModel):
             ranking_top_k=self.ranking.top_k,
             category_cap=self.reranking.max_per_category or 0,
             temperature=self.reranking.temperature,
+            nprobe=self.retrieval.nprobe,
+            ef_search=self.retrieval.ef_search,
             seen_filter=self.filtering,
         )
 
@@ -298,6 +326,15 @@ def validate(spec: RecommenderSystemSpec) -> list[str]:
         problems.append(
             "spec.ranking.topK must not exceed spec.retrieval.topK (the ranker sees only retrieved items)"
         )
+    lists = ivf_lists(spec.retrieval.factory)
+    generator = spec.data_sources.generator
+    if lists is not None and spec.data_sources.layout == "generated":
+        items = (generator or GeneratorSpec()).items
+        if lists > items:
+            problems.append(
+                f"spec.retrieval.factory asks for {lists} IVF lists, more than the "
+                f"{items} items of spec.dataSources.generator.items"
+            )
     return problems
 
 

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from recsys_operator.api import GROUP, VERSION
 from recsys_operator.api import recommender_system as rs
 from recsys_operator.api import training_run as tr
+from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers.recommender_system import spec_problems
 from recsys_workloads.pipelines.config import PipelineConfig, apply_overrides
 
@@ -145,9 +146,14 @@ def configure(settings: kopf.OperatorSettings, env: Mapping[str, str]) -> Webhoo
     return config
 
 
-def recommender_system_problems(raw_spec: Mapping[str, Any]) -> list[str]:
-    """Exactly what the reconciler would report as InvalidSpec."""
-    _, problems = spec_problems(raw_spec)
+def recommender_system_problems(
+    raw_spec: Mapping[str, Any], meta: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Exactly what the reconciler would report as InvalidSpec (the name too, once it is known:
+    a `generateName` object has none at admission)."""
+    name = (meta or {}).get("name")
+    owner = Owner(name=name, namespace=str((meta or {}).get("namespace") or ""), uid="") if name else None
+    _, problems = spec_problems(raw_spec, owner)
     return problems
 
 
@@ -194,7 +200,7 @@ def _spec_unchanged(body: Mapping[str, Any], kwargs: Mapping[str, Any]) -> bool:
 )
 def validate_recommender_system(body: kopf.Body, **kwargs: Any) -> None:
     if not _spec_unchanged(body, kwargs):
-        _verdict(rs.KIND, recommender_system_problems(_spec(body)))
+        _verdict(rs.KIND, recommender_system_problems(_spec(body), body.get("metadata")))
 
 
 @kopf.on.validate(

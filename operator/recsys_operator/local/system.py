@@ -76,11 +76,33 @@ def read_spec_file(path: Path) -> tuple[str, dict[str, Any]]:
     name = (found[0].get("metadata") or {}).get("name")
     if not isinstance(name, str) or not name:
         raise LocalModeError(f"{path}: metadata.name is required")
-    spec = found[0].get("spec") or {}
-    parsed, problems = rs_reconciler.spec_problems(spec)
+    spec = resolve_local_paths(found[0].get("spec") or {}, path.parent)
+    parsed, problems = rs_reconciler.spec_problems(spec, Owner(name=name, namespace="local", uid=""))
     if parsed is None or problems:
         raise LocalModeError(f"{path}: invalid spec:\n  " + "\n  ".join(problems))
     return name, spec
+
+
+LOCAL_PATH_FIELDS = ("uri", "interactionsUri", "imagesUri", "eventsUri")
+
+
+def resolve_local_paths(spec: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Relative data paths in a local spec file are relative to that file, as a user reads them;
+    the spec (and a cluster) accepts only absolute paths or s3:// prefixes."""
+    sources = spec.get("dataSources")
+    if not isinstance(sources, dict):
+        return spec
+    resolved = {
+        key: str((base / value).resolve())
+        if key in LOCAL_PATH_FIELDS
+        and isinstance(value, str)
+        and value
+        and "://" not in value
+        and not value.startswith("/")
+        else value
+        for key, value in sources.items()
+    }
+    return {**spec, "dataSources": resolved}
 
 
 def localize(

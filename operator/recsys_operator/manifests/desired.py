@@ -21,7 +21,6 @@ def desired_objects(
 ) -> list[Manifest]:
     """`model_version` is status.model.currentVersion: new Triton pods render that version."""
     objects = [
-        valkey.online_config(owner, spec),
         api.config_map(owner, spec),
         events.config_map(owner, spec),
         triton.model_volume_claim(owner, spec),

@@ -97,7 +97,12 @@ def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
     ]
     template = web.pod_template(owner, COMPONENT, config(owner, spec), container, volumes)
     template["metadata"]["annotations"].update(
-        {"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT), "prometheus.io/path": "/metrics"}
+        {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(PORT),
+            "prometheus.io/path": "/metrics",
+            **web.seen_filter_layout(spec),
+        }
     )
     return {
         "apiVersion": "apps/v1",

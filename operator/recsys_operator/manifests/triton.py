@@ -137,6 +137,7 @@ def deployment(
                     "prometheus.io/scrape": "true",
                     "prometheus.io/port": str(METRICS),
                     VERSION_ANNOTATION: "none" if model_version is None else str(model_version),
+                    **web.seen_filter_layout(spec),
                 },
             },
             "spec": pod_spec,

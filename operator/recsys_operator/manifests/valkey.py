@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common
 from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
@@ -69,22 +67,3 @@ def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
 
 def service(owner: Owner) -> Manifest:
     return common.service(owner, COMPONENT, {"valkey": PORT})
-
-
-def online_config(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
-    """The published online-state contract: where Valkey is and how filters are laid out."""
-    store = spec.feature_store.online_store
-    config = {
-        "address": address(owner, spec),
-        "tls": store.tls,
-        "passwordSecretRef": store.password_secret_ref,
-        "filtering": spec.filtering.to_spec(),
-        "popularity": spec.popularity.to_spec(),
-        "keyLayout": "v1",
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": owner.metadata("online", owner.child_name("online-config")),
-        "data": {"online.json": json.dumps(config, indent=2, sort_keys=True)},
-    }

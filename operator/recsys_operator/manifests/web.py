@@ -18,6 +18,7 @@ from recsys_workloads.online import keys
 
 CONFIG_MOUNT = "/etc/recsys"
 CONFIG_HASH_ANNOTATION = "recsys.io/config-hash"
+SEEN_FILTER_LAYOUT_ANNOTATION = "recsys.io/seen-filter-layout"
 PASSWORD_ENV = "VALKEY_PASSWORD"  # the name Feast's rendered config expands as well
 RUN_AS = 1000  # the workloads image's USER
 
@@ -35,6 +36,16 @@ def config_map(owner: Owner, component: str, file_name: str, config: dict[str, A
         "metadata": owner.metadata(component, owner.child_name(f"{component}-config")),
         "data": {file_name: _dump(config)},
     }
+
+
+def seen_filter_layout(spec: RecommenderSystemSpec) -> dict[str, str]:
+    """The pod annotation naming the seen-filter layout a pod writes or reads.
+
+    The event service writes the filters and Triton reads them; both take the layout from
+    spec.filtering. Each pod carries its layout's hash, so FiltersReady can say whether every
+    writer and reader uses the current one (a rollout replaces them at different times).
+    """
+    return {SEEN_FILTER_LAYOUT_ANNOTATION: config_hash(spec.filtering.to_spec())}
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from recsys_operator.diagnosis import Problem, claim_problem, first_pod_problem
 from recsys_operator.manifests import api, capacity, events, training, triton, valkey, web
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
+from recsys_operator.manifests.names import name_problems
 from recsys_operator.status import (
     Observed,
     api_refusal_conditions,
@@ -30,8 +31,11 @@ from recsys_operator.status import (
 )
 
 
-def spec_problems(raw_spec: Mapping[str, Any]) -> tuple[RecommenderSystemSpec | None, list[str]]:
-    """The parsed spec, or messages naming each offending field (`spec.a.b: ...`)."""
+def spec_problems(
+    raw_spec: Mapping[str, Any], owner: Owner | None = None
+) -> tuple[RecommenderSystemSpec | None, list[str]]:
+    """The parsed spec, or messages naming each offending field (`spec.a.b: ...`); with `owner`,
+    also whether its name fits every child name and label derived from it."""
     try:
         spec = RecommenderSystemSpec.model_validate(raw_spec)
     except ValidationError as exc:
@@ -39,7 +43,7 @@ def spec_problems(raw_spec: Mapping[str, Any]) -> tuple[RecommenderSystemSpec | 
             f"spec.{'.'.join(str(part) for part in err['loc'])}: {err['msg']}"
             for err in exc.errors(include_url=False)
         ]
-    return spec, validate(spec)
+    return spec, validate(spec) + (name_problems(owner, spec) if owner is not None else [])
 
 
 def _ready_replicas(obj: Mapping[str, Any] | None) -> int:
@@ -60,6 +64,20 @@ def rolled_out(deployment: Mapping[str, Any] | None) -> bool | None:
         and int(status.get("replicas") or 0) <= updated
         and int(status.get("availableReplicas") or 0) >= desired
     )
+
+
+def old_filter_layout_pods(cluster: Cluster, owner: Owner, spec: RecommenderSystemSpec) -> dict[str, int]:
+    """Writers and readers of the seen filters whose pods carry another layout than the spec's."""
+    ((annotation, current),) = web.seen_filter_layout(spec).items()
+    counts = {}
+    for component, what in ((events.COMPONENT, "event service"), (triton.COMPONENT, "Triton")):
+        pods = cluster.select("v1", "Pod", owner.namespace, label_selector=owner.selector(component))
+        counts[what] = sum(
+            1
+            for pod in pods
+            if ((pod.get("metadata") or {}).get("annotations") or {}).get(annotation) != current
+        )
+    return counts
 
 
 EksFactory = Callable[[], EksNodeGroups]
@@ -103,7 +121,6 @@ def observe(
         if valkey.provisioned(spec)
         else None
     )
-    online = cluster.get("v1", "ConfigMap", owner.child_name("online-config"), owner.namespace)
     api_deployment = cluster.get("apps/v1", "Deployment", owner.child_name(api.COMPONENT), owner.namespace)
     event_set = cluster.get("apps/v1", "StatefulSet", owner.child_name(events.COMPONENT), owner.namespace)
     model = status.get("model") or {}
@@ -113,7 +130,7 @@ def observe(
         triton_rolled_out=rolled_out(deployment),
         valkey_provisioned=valkey.provisioned(spec),
         valkey_ready=_ready_replicas(store) >= 1,
-        filters_published=online is not None,
+        old_filter_layout_pods=old_filter_layout_pods(cluster, owner, spec),
         api_desired=spec.api.replicas,
         api_ready=_ready_replicas(api_deployment),
         events_desired=spec.events.replicas,
@@ -200,12 +217,12 @@ def reconcile(
     status = body.get("status") or {}
     generation = int(meta.get("generation") or 0)
     current = [Condition.model_validate(c) for c in status.get("conditions") or []]
-    spec, problems = spec_problems(body.get("spec") or {})
+    owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+    spec, problems = spec_problems(body.get("spec") or {}, owner)
     extra: dict[str, Any] = {}
     if spec is None or problems:
         conditions = invalid_spec_conditions(current, problems, generation)
     else:
-        owner = Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
         try:
             capacity_state = _apply(cluster, owner, spec, status, eks, started=extra)
             observed = observe(cluster, owner, spec, status, capacity_state)

@@ -83,7 +83,9 @@ def test_a_recommender_gets_its_owned_objects_status_and_initial_run(
         == uid
     )
     core = client.CoreV1Api(kube_cluster.api)
-    assert core.read_namespaced_config_map("homepage-online-config", namespace).data["online.json"]
+    layout = "recsys.io/seen-filter-layout"  # the writers' and readers' pods name one layout
+    events = apps.read_namespaced_stateful_set("homepage-events", namespace).spec.template.metadata
+    assert events.annotations[layout] == deployment.spec.template.metadata.annotations[layout]
     assert core.read_namespaced_persistent_volume_claim("homepage-models", namespace).spec.access_modes == [
         "ReadWriteMany"
     ]

@@ -19,6 +19,8 @@ from recsys_operator.adapters.kube import server_message
 from recsys_operator.api import API_VERSION, GROUP, VERSION
 from recsys_operator.api.recommender_system import RecommenderSystemSpec, validate
 from recsys_operator.api.training_run import TrainingRunSpec
+from recsys_operator.manifests.common import Owner
+from recsys_operator.reconcilers.recommender_system import spec_problems
 from recsys_operator.testing.cluster import KubeCluster
 
 RS, TR = "RecommenderSystem", "TrainingRun"
@@ -108,6 +110,47 @@ SERVER_REJECTS: dict[str, Malformed] = {
     "offline-store-type-unknown": rs("featureStore.offlineStore.type", "bigquery"),
     "online-store-tls-not-a-boolean": rs("featureStore.onlineStore.tls", "true", model_rejects=False),
     "suspend-not-a-boolean": rs("suspend", "no", model_rejects=False),
+    # Kubernetes quantities (requests, limits, volume sizes)
+    "cpu-with-a-word": rs("serving.resources.cpu", "2 cores"),
+    "memory-in-gigabytes": rs("serving.resources.memory", "8GB"),
+    "api-memory-negative": rs("api.resources.memory", "-1Gi"),
+    "training-cpu-spelled-out": rs("training.resources.cpu", "two"),
+    "event-log-size-without-number": rs("events.storage", "Gi"),
+    "model-volume-size-in-words": rs("serving.modelRepository.size", "20 gigabytes"),
+    "valkey-volume-size-with-a-space": rs("featureStore.onlineStore.storage", "1.5 Gi"),
+    # image references
+    "serving-image-with-a-space": rs("serving.image", "my image:1"),
+    "api-image-uppercase": rs("api.image", "ghcr.io/Shop/API:1"),
+    "training-image-empty-tag": rs("training.image", "workloads:"),
+    "valkey-image-with-a-scheme": rs("featureStore.onlineStore.image", "docker://valkey:8"),
+    # addresses, object names, endpoints
+    "online-address-without-port": rs("featureStore.onlineStore.address", "valkey"),
+    "online-address-as-a-url": rs("featureStore.onlineStore.address", "redis://valkey:6379"),
+    "online-address-port-too-large": rs("featureStore.onlineStore.address", "valkey:70000"),
+    "storage-class-uppercase": rs("serving.modelRepository.storageClass", "EFS_SC"),
+    "event-storage-class-with-a-space": rs("events.storageClass", "efs sc"),
+    "password-secret-uppercase": rs("featureStore.onlineStore.passwordSecretRef", "Valkey-Auth"),
+    "kfp-endpoint-without-scheme": rs("training.kfpEndpoint", "ml-pipeline:8888"),
+    "node-pool-uppercase": rs("capacity.nodePool", "GPU"),
+    "eks-cluster-name-with-a-space": rs("capacity.clusterName", "my cluster"),
+    "instance-type-without-size": rs("capacity.instanceTypes", ["g5"]),
+    "instance-types-empty": rs("capacity.instanceTypes", []),
+    # data and artifact locations: absolute or s3://, never relative or traversing
+    "data-uri-relative": rs("dataSources.uri", "data/shop"),
+    "data-uri-traversing": rs("dataSources.uri", "/data/../etc"),
+    "events-uri-file-scheme": rs("dataSources.eventsUri", "file:///events"),
+    "interactions-uri-with-a-space": rs("dataSources.interactionsUri", "/data/my interactions.csv"),
+    "artifact-root-relative": rs("training.artifactRoot", "artifacts"),
+    "offline-store-bucket-uppercase": rs("featureStore.offlineStore.uri", "s3://MyBucket/x"),
+    "s3-bucket-too-short": rs("dataSources.uri", "s3://b/prefix"),
+    "event-catalog-relative": rs("events.catalog", "catalog"),
+    # model shapes and the index factory
+    "factory-typo": rs("retrieval.factory", "HSNW32"),
+    "factory-with-a-space": rs("retrieval.factory", "IVF1024 Flat"),
+    "factory-lowercase": rs("retrieval.factory", "ivf1024,flat"),
+    "query-layer-zero": rs("models.twoTower.queryLayers", [64, 0]),
+    "bottom-layer-negative": rs("models.dlrm.bottomLayers", [-1, 64]),
+    "too-many-top-layers": rs("models.dlrm.topLayers", [8] * 9),
     "spec-not-an-object": Malformed(RS, ["filtering"], "spec"),
     "spec-missing": Malformed(RS, MISSING, "spec"),
     # TrainingRun
@@ -153,8 +196,20 @@ OPERATOR_REJECTS: dict[str, OperatorRule] = {
     "seed-layout-without-uri": OperatorRule(RS, {"dataSources": {"layout": "seed"}}, "spec.dataSources.uri"),
     "rds-layout-with-generator": OperatorRule(
         RS,
-        {"dataSources": {"layout": "rds", "uri": "s3://b/p", "generator": {}}},
+        {"dataSources": {"layout": "rds", "uri": "s3://bucket/p", "generator": {}}},
         "spec.dataSources.generator",
+    ),
+    "bottom-mlp-not-ending-at-the-embedding-size": OperatorRule(
+        RS, {"models": {"dlrm": {"embeddingDim": 32}}}, "bottomLayers must end with embeddingDim"
+    ),
+    "more-ivf-lists-than-generated-items": OperatorRule(
+        RS, {"retrieval": {"factory": "IVF4096,Flat"}}, "spec.retrieval.factory asks for 4096 IVF lists"
+    ),
+    "no-ivf-lists": OperatorRule(RS, {"retrieval": {"factory": "IVF0,Flat"}}, "0 IVF lists"),
+    "more-ranked-than-retrieved": OperatorRule(
+        RS,
+        {"retrieval": {"topK": 50}, "ranking": {"topK": 100}, "reranking": {"numItems": 20}},
+        "spec.ranking.topK",
     ),
     "more-items-than-ranked-candidates": OperatorRule(
         RS, {"ranking": {"topK": 10}, "reranking": {"numItems": 20}}, "spec.reranking.numItems"
@@ -215,3 +270,31 @@ def test_the_operator_rejects_what_the_1_20_schema_cannot_naming_the_field(
     problems = _model_problems(case.kind, case.spec)
     assert problems, f"nothing rejects {case.spec}"
     assert case.field in problems, problems
+
+
+# Names: the server takes a RecommenderSystem name up to 253 characters; its children are
+# refused beyond 52 (StatefulSets) or 63 (Services, labels), so the operator checks up front.
+NAME_CASES = {
+    "statefulset-revision-label": ("a" * 46, {}),
+    "statefulset-with-external-valkey": (
+        "b" * 50,
+        {"featureStore": {"onlineStore": {"address": "valkey:6379"}}},
+    ),
+    "service-name": ("c" * 60, {}),
+    "instance-label": ("d" * 64, {}),
+    "far-too-long": ("e" * 200, {}),
+}
+
+
+@pytest.mark.parametrize(("name", "spec"), NAME_CASES.values(), ids=NAME_CASES.keys())
+def test_the_operator_refuses_a_name_its_children_cannot_carry(
+    kube_cluster: KubeCluster, name: str, spec: dict[str, Any]
+) -> None:
+    objects = client.CustomObjectsApi(kube_cluster.api)
+    body = {"apiVersion": API_VERSION, "kind": RS, "metadata": {"name": name}, "spec": spec}
+    objects.create_namespaced_custom_object(
+        GROUP, VERSION, "default", "recommendersystems", body, dry_run="All"
+    )
+    _, problems = spec_problems(spec, Owner(name=name, namespace="default", uid=""))
+    assert problems and f"metadata.name '{name}'" in problems[0], problems
+    assert "use a lowercase name of at most 45 characters" in problems[0]

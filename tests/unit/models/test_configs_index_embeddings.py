@@ -116,3 +116,82 @@ def test_search_leaves_out_rows_that_are_not_allowed_and_keeps_score_order() -> 
     few = np.zeros(40, dtype=bool)
     few[[7, 9]] = True
     assert sorted(index.search(query, 5, allowed=few)[1][0].tolist()) == [-1, -1, -1, 7, 9]
+
+
+# What the factory grammar accepts FAISS builds; what FAISS refuses the grammar refuses first.
+FACTORIES_FAISS_BUILDS = [
+    "Flat", "IVF1024,Flat", "HNSW32", "IVF4096,PQ32", "IVF256,SQ8", "PCA32,IVF64,Flat", "OPQ16_64,IVF256,PQ16",
+    "IDMap,Flat", "IDMap2,Flat", "HNSW32_Flat", "IVF64_HNSW32,Flat", "LSH", "IVF64,PQ16x4fs", "IVF64,PQ16,RFlat",
+    "SQfp16", "HNSW32,SQ8", "PQ16", "PCAR32,Flat", "L2norm,Flat", "RR64,Flat", "IMI2x4,PQ16", "NSG32",
+    "IVF64,RQ4x8",
+]  # fmt: skip
+FACTORIES_FAISS_REFUSES = [
+    "IVF1024 Flat",
+    "ivf1024,flat",
+    "HSNW32",
+    "IVF,Flat",
+    "PQ",
+    "Flat;IVF",
+    "Flat,",
+    "IVF64,",
+]
+
+
+@pytest.mark.parametrize("factory", FACTORIES_FAISS_BUILDS)
+def test_the_factory_grammar_accepts_what_faiss_builds(factory: str) -> None:
+    import faiss
+
+    assert IndexConfig(factory=factory).factory == factory
+    assert faiss.index_factory(64, factory) is not None
+
+
+@pytest.mark.parametrize("factory", FACTORIES_FAISS_REFUSES)
+def test_the_factory_grammar_refuses_what_faiss_refuses(factory: str) -> None:
+    import faiss
+
+    with pytest.raises(RuntimeError):
+        faiss.index_factory(64, factory)
+    with pytest.raises(ValidationError, match=r"is not a faiss\.index_factory string"):
+        IndexConfig(factory=factory)
+
+
+def test_more_ivf_lists_than_items_fails_the_build_naming_the_field() -> None:
+    vectors = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    with pytest.raises(
+        ValueError, match=r"spec.retrieval.factory 'IVF64,Flat' asks for 64 IVF lists .* 50 items"
+    ):
+        ItemIndex.build(vectors, IndexConfig(factory="IVF64,Flat"))
+
+
+@pytest.mark.parametrize(
+    ("dlrm", "message"),
+    [
+        ({"embeddingDim": 32}, r"bottomLayers must end with embeddingDim \(32\), not 64"),
+        ({"bottomLayers": [0, 64]}, "greater than or equal to 1"),
+        ({"topLayers": [-8]}, "greater than or equal to 1"),
+        ({"topLayers": [16] * 9}, "at most 8 items"),
+    ],
+)
+def test_layer_shapes_that_cannot_connect_are_refused(dlrm: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ModelsConfig.model_validate({"dlrm": dlrm})
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        ModelsConfig.model_validate({"twoTower": {"queryLayers": [64, 0]}})
+
+
+def test_search_time_knobs_apply_to_a_loaded_index_without_retraining(tmp_path: Path) -> None:
+    import faiss
+
+    vectors = np.random.default_rng(1).standard_normal((400, 8)).astype(np.float32)
+    built = ItemIndex.build(vectors, IndexConfig(factory="IVF16,Flat", nprobe=1, metric="l2"))
+    loaded = ItemIndex.load(built.save(tmp_path / "index"))
+    assert faiss.extract_index_ivf(loaded.index).nprobe == 1
+    every_list = loaded.searching(nprobe=16)
+    assert faiss.extract_index_ivf(every_list.index).nprobe == 16 and every_list.config.nprobe == 16
+    exact = ItemIndex.build(vectors, IndexConfig(factory="Flat", metric="l2"))
+    queries = vectors[:20] + 0.01
+    assert (every_list.search(queries, 10)[1] == exact.search(queries, 10)[1]).all()
+    assert loaded.searching() is loaded  # nothing asked: the index as it was built
+
+    hnsw = ItemIndex.build(vectors, IndexConfig(factory="HNSW16", ef_search=16)).searching(ef_search=200)
+    assert faiss.downcast_index(hnsw.index).hnsw.efSearch == 200  # type: ignore[attr-defined]

@@ -140,8 +140,8 @@ def test_training_run_overrides_the_pipeline_accepts_are_admitted() -> None:
     assert admission.training_run_problems(spec) == []
 
 
-def _body(spec: dict[str, Any], finalizers: list[str] | None = None) -> kopf.Body:
-    meta = {"name": "homepage", "finalizers": finalizers or []}
+def _body(spec: dict[str, Any], finalizers: list[str] | None = None, name: str = "homepage") -> kopf.Body:
+    meta = {"name": name, "finalizers": finalizers or []}
     return kopf.Body(cast(kopf.RawBody, {"metadata": meta, "spec": spec}))
 
 
@@ -169,3 +169,11 @@ def test_deletes_are_never_sent_to_the_webhook() -> None:
     for handler in ours.values():
         assert sorted(handler.operations or []) == ["CREATE", "UPDATE"]
         assert handler.ignore_failures  # failurePolicy Ignore: a stopped operator never blocks the API
+
+
+def test_a_name_too_long_for_its_children_is_refused_at_admission() -> None:
+    with pytest.raises(kopf.AdmissionError, match=r"metadata.name 'x{50}' makes the StatefulSet name"):
+        VALIDATE_RS(_body({}, name="x" * 50), operation="CREATE", old=None)
+    VALIDATE_RS(_body({}, name="x" * 45), operation="CREATE", old=None)
+    # generateName: no name yet at admission, the reconciler checks it once there is one.
+    assert admission.recommender_system_problems({}, {"generateName": "shop-"}) == []

@@ -53,7 +53,7 @@ def test_a_misspelt_field_is_an_error_not_a_silent_default() -> None:
     [
         ({"dataSources": {"layout": "seed"}}, "spec.dataSources.uri is required with layout seed"),
         (
-            {"dataSources": {"layout": "rds", "uri": "s3://b/p", "generator": {}}},
+            {"dataSources": {"layout": "rds", "uri": "s3://bucket/p", "generator": {}}},
             "generator only applies to layout generated",
         ),
         ({"serving": {"replicas": 3, "maxReplicas": 2}}, "replicas must not exceed"),

@@ -308,7 +308,6 @@ HEALTHY: dict[str, Any] = {
     "triton_ready": 1,
     "valkey_provisioned": True,
     "valkey_ready": True,
-    "filters_published": True,
     "model_version": 3,
     "api_desired": 2,
     "api_ready": 2,

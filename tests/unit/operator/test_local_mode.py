@@ -162,3 +162,17 @@ def test_up_without_redis_server_names_the_fix_and_starts_nothing(tmp_path: Path
     assert out.exit_code == 2
     assert "redis-server not found" in out.output and "make tools" in out.output
     assert not (tmp_path / "work" / "state.json").exists()
+
+
+def test_relative_data_paths_in_a_local_spec_file_are_relative_to_that_file(tmp_path: Path) -> None:
+    path = _with_spec(
+        tmp_path, {"dataSources": {"layout": "seed", "uri": "shop/../data", "eventsUri": "s3://bucket/e"}}
+    )
+    _, spec = read_spec_file(path)
+    assert spec["dataSources"]["uri"] == str((path.parent / "data").resolve())
+    assert spec["dataSources"]["eventsUri"] == "s3://bucket/e"
+
+
+def test_a_traversing_absolute_data_path_is_refused_naming_the_field(tmp_path: Path) -> None:
+    with pytest.raises(LocalModeError, match=r"spec.dataSources.uri: .*absolute path without '\.\.'"):
+        read_spec_file(_with_spec(tmp_path, {"dataSources": {"layout": "seed", "uri": "/data/../etc"}}))

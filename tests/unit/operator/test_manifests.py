@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
-from recsys_operator.manifests import triton, valkey
+from recsys_operator.manifests import triton, valkey, web
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 
@@ -39,7 +38,6 @@ def test_every_child_is_owned_by_the_recommender_and_labelled_for_it() -> None:
 
 def test_default_spec_provisions_valkey_autoscaled_triton_and_both_front_doors() -> None:
     assert [(o["kind"], o["metadata"]["name"]) for o in desired_objects(OWNER, _spec())] == [
-        ("ConfigMap", "homepage-online-config"),
         ("ConfigMap", "homepage-api-config"),
         ("ConfigMap", "homepage-events-config"),
         ("PersistentVolumeClaim", "homepage-models"),
@@ -64,17 +62,25 @@ def test_an_external_valkey_address_provisions_none() -> None:
     spec = _spec(featureStore={"onlineStore": {"address": "valkey.prod:6379"}})
     names = {(o["kind"], o["metadata"]["name"]) for o in desired_objects(OWNER, spec)}
     assert not {n for n in names if n[1] == "homepage-valkey"}  # no Service, StatefulSet or policy
-    config = json.loads(valkey.online_config(OWNER, spec)["data"]["online.json"])
-    assert config["address"] == "valkey.prod:6379"
+    assert valkey.address(OWNER, spec) == "valkey.prod:6379"
+    assert valkey.address(OWNER, _spec()) == "homepage-valkey.shop.svc:6379"
 
 
-def test_provisioned_valkey_address_is_its_service_dns_name_and_filters_are_published() -> None:
-    config = json.loads(
-        valkey.online_config(OWNER, _spec(filtering={"windowDays": 3}))["data"]["online.json"]
-    )
-    assert config["address"] == "homepage-valkey.shop.svc:6379"
-    assert config["filtering"]["windowDays"] == 3
-    assert config["filtering"]["errorRate"] == 0.01
+def _filter_layouts(spec: RecommenderSystemSpec) -> dict[str, str]:
+    annotation = web.SEEN_FILTER_LAYOUT_ANNOTATION
+    return {
+        o["kind"]: o["spec"]["template"]["metadata"]["annotations"][annotation]
+        for o in desired_objects(OWNER, spec)
+        if o["metadata"]["name"] in {"homepage-triton", "homepage-events"} and "template" in o["spec"]
+    }
+
+
+def test_the_filter_writers_and_readers_pods_name_one_layout_that_moves_with_spec_filtering() -> None:
+    default, narrower = _filter_layouts(_spec()), _filter_layouts(_spec(filtering={"windowDays": 3}))
+    assert set(default) == {"Deployment", "StatefulSet"}  # Triton reads, the event service writes
+    assert len(set(default.values())) == 1 and len(set(narrower.values())) == 1
+    assert default != narrower
+    assert _filter_layouts(_spec(reranking={"temperature": 0.5})) == default  # not a layout knob
 
 
 def test_with_an_hpa_the_deployment_leaves_replicas_to_it() -> None:

@@ -79,7 +79,6 @@ def test_a_valid_spec_applies_every_child_and_waits_for_training() -> None:
     assert sorted((kind, name) for kind, _, name in cluster.objects) == [
         ("ConfigMap", "homepage-api-config"),
         ("ConfigMap", "homepage-events-config"),
-        ("ConfigMap", "homepage-online-config"),
         ("Deployment", "homepage-api"),
         ("Deployment", "homepage-triton"),
         ("HorizontalPodAutoscaler", "homepage-triton"),
@@ -387,3 +386,60 @@ def test_a_refusal_clears_once_the_server_takes_the_child() -> None:
     status = reconcile(_body({}, status=refused), RecordingCluster())
     assert _condition(status, "Stalled")["status"] == "False"
     assert _condition(status, "Ready")["reason"] == "ValkeyNotReady"
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "child"),
+    [
+        ("a" * 46, {}, "StatefulSet name " + "a" * 46 + "-valkey"),  # revision-hash label: 52 at most
+        ("b" * 46, {"featureStore": {"onlineStore": {"address": "valkey:6379"}}}, "-events"),
+        ("c" * 60, {}, "Service name " + "c" * 60 + "-valkey (67 characters; at most 63"),
+        ("d" * 64, {}, "label app.kubernetes.io/instance (64 characters; at most 63)"),
+    ],
+)
+def test_a_name_too_long_for_a_child_stalls_up_front_naming_the_limit(
+    name: str, spec: dict[str, Any], child: str
+) -> None:
+    cluster = RecordingCluster()
+    body = _body(spec)
+    body["metadata"]["name"] = name
+    status = reconcile(body, cluster)
+    stalled = _condition(status, "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "InvalidSpec")
+    assert f"metadata.name '{name}'" in stalled["message"] and child in stalled["message"]
+    assert "at most 45 characters" in stalled["message"]
+    assert cluster.objects == {}  # nothing half-created
+
+
+def test_the_longest_name_that_fits_applies_every_child() -> None:
+    body = _body({})
+    body["metadata"]["name"] = "e" * 45
+    status = reconcile(body, RecordingCluster())
+    assert _condition(status, "Stalled")["status"] == "False"
+
+
+def _pods_of_the_applied_templates(cluster: RecordingCluster) -> list[Manifest]:
+    templates = [
+        o["spec"]["template"]
+        for (kind, _, name), o in cluster.objects.items()
+        if (kind, name) in {("Deployment", "homepage-triton"), ("StatefulSet", "homepage-events")}
+    ]
+    assert len(templates) == 2
+    return [{"metadata": dict(t["metadata"])} for t in templates]
+
+
+def test_filters_are_ready_only_when_every_writer_and_reader_pod_uses_the_specs_layout() -> None:
+    cluster = RecordingCluster()
+    reconcile(_body({}), cluster)
+    cluster.listed["Pod"] = _pods_of_the_applied_templates(cluster)
+    current = _condition(reconcile(_body({}), cluster), "FiltersReady")
+    assert (current["status"], current["reason"]) == ("True", "LayoutCurrent")
+
+    narrower = {"filtering": {"windowDays": 3}}
+    rolling = _condition(reconcile(_body(narrower, generation=2), cluster), "FiltersReady")
+    assert (rolling["status"], rolling["reason"]) == ("False", "LayoutRollingOut")
+    assert "1 event service pod(s) and 1 Triton pod(s)" in rolling["message"]
+
+    cluster.listed["Pod"] = _pods_of_the_applied_templates(cluster)  # the rollout replaced them
+    done = _condition(reconcile(_body(narrower, generation=2), cluster), "FiltersReady")
+    assert (done["status"], done["reason"]) == ("True", "LayoutCurrent")

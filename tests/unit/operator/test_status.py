@@ -15,7 +15,6 @@ HEALTHY = {
     "triton_ready": 1,
     "valkey_provisioned": True,
     "valkey_ready": True,
-    "filters_published": True,
     "model_version": 3,
 }
 
@@ -103,8 +102,16 @@ def test_a_triton_rollout_in_progress_is_not_ready_and_says_so() -> None:
     assert rolled_out({"metadata": {}, "status": {"readyReplicas": 1}}) is None  # local mode: no controller
     observed = Observed(
         triton_desired=1, triton_ready=1, triton_rolled_out=False, valkey_provisioned=False,
-        valkey_ready=True, filters_published=True, model_version=1,
+        valkey_ready=True, model_version=1,
     )  # fmt: skip
     state = {t: (ready, reason, message) for t, ready, reason, message in component_states(observed)}
     ready, reason, message = state["ServingReady"]
     assert (ready, reason) == (False, "RollingOut") and "model version 1" in message
+
+
+def test_pods_on_an_earlier_filter_layout_hold_filters_ready_false_and_say_how_many() -> None:
+    lagging = _get(_conditions(old_filter_layout_pods={"event service": 0, "Triton": 2}), "FiltersReady")
+    assert (lagging.status, lagging.reason) == ("False", "LayoutRollingOut")
+    assert lagging.message.startswith("2 Triton pod(s) still use") and "event service" not in lagging.message
+    assert _get(_conditions(old_filter_layout_pods={"Triton": 0}), "FiltersReady").status == "True"
+    assert _get(_conditions(old_filter_layout_pods={"Triton": 2}), "Ready").status == "False"

@@ -17,6 +17,7 @@ from recsys_operator.manifests.common import Owner
 from recsys_operator.status import Observed, model_conditions, reconcile_conditions
 from recsys_workloads.models import artifacts
 from recsys_workloads.serving.config import ServingGraphConfig
+from recsys_workloads.serving.triton_step import parameters, serving_config
 
 OWNER = Owner(name="homepage", namespace="shop", uid="1234-abcd")
 FUSED = RecommenderSystemSpec.model_validate(
@@ -127,8 +128,15 @@ def test_the_init_container_renders_the_specs_graph_on_the_version(tmp_path: Pat
     assert "homepage" not in models
     config = (repository / "fused_retrieve_rank" / "config.pbtxt").read_text()
     assert f'string_value: "{version.resolve()}"' in config
-    assert 'key: "category_cap" value: { string_value: "2" }' in config
-    assert "redis://homepage-valkey.shop.svc:6379/0" in config
+    from google.protobuf import json_format, text_format
+    from tritonclient.grpc import model_config_pb2
+
+    parsed = json_format.MessageToDict(
+        text_format.Parse(config, model_config_pb2.ModelConfig()), preserving_proto_field_name=True
+    )
+    served = serving_config(parameters(parsed))
+    assert served.graph == "fused" and served.category_cap == 2
+    assert parsed["parameters"]["redis_url"]["string_value"] == "redis://homepage-valkey.shop.svc:6379/0"
 
 
 def test_without_a_version_the_init_container_renders_the_popularity_path(tmp_path: Path) -> None:
@@ -148,7 +156,6 @@ HEALTHY: dict[str, Any] = {
     "triton_ready": 1,
     "valkey_provisioned": True,
     "valkey_ready": True,
-    "filters_published": True,
     "model_version": 3,
 }
 
@@ -178,3 +185,15 @@ def test_the_pods_to_switch_are_the_ready_addresses_of_the_triton_service() -> N
     }
     assert endpoint_urls(endpoints) == ["10.0.0.5:8000", "10.0.0.7:8000"]
     assert endpoint_urls(None) == [] and endpoint_urls({"subsets": None}) == []
+
+
+def test_search_time_retrieval_knobs_reach_the_pod_so_a_change_rolls_triton() -> None:
+    tuned = RecommenderSystemSpec.model_validate(
+        {"retrieval": {"factory": "IVF64,Flat", "nprobe": 64, "efSearch": 9}}
+    )
+    (render,) = _pod(3, tuned)["spec"]["initContainers"]
+    served = ServingGraphConfig.model_validate_json(_env(render)["RECSYS_SERVING_GRAPH"])
+    assert (served.nprobe, served.ef_search) == (64, 9)
+    assert _pod(3, tuned) != _pod(
+        3, RecommenderSystemSpec.model_validate({"retrieval": {"factory": "IVF64,Flat"}})
+    )

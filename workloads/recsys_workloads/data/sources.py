@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from recsys_workloads.spec import SpecModel
+from recsys_workloads.spec import SpecModel, StoreUri
 
 if TYPE_CHECKING:
     from recsys_workloads.data.generator import GeneratorConfig
@@ -56,15 +56,17 @@ class DataSourcesSpec(SpecModel):
         "generated",
         description="generated: synthetic shop; seed: day_NN.parquet layout; rds: AWS Retail Demo Store layout",
     )
-    uri: str | None = Field(
-        None, description="folder or s3:// prefix holding the data (seed and rds layouts)"
+    uri: StoreUri | None = Field(
+        None, description="absolute folder or s3:// prefix holding the data (seed and rds layouts)"
     )
-    interactions_uri: str | None = Field(None, description="rds layout: interactions CSV, if not under uri")
-    images_uri: str | None = Field(None, description="item images by id, if not under uri/images")
+    interactions_uri: StoreUri | None = Field(
+        None, description="rds layout: interactions CSV, if not under uri"
+    )
+    images_uri: StoreUri | None = Field(None, description="item images by id, if not under uri/images")
     generator: GeneratorSpec | None = Field(
         None, description="knobs of the synthetic shop (layout generated)"
     )
-    events_uri: str | None = Field(
+    events_uri: StoreUri | None = Field(
         None,
         description="the event service's offline log (interactions/day=NN/*.parquet, days counted from the "
         "same origin): its rows are added to the source's, so incremental runs learn from live events",

@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from recsys_workloads.index.config import IndexConfig
+from recsys_workloads.index.config import IndexConfig, ivf_lists
 
 INDEX_FILE: Final = "items.faiss"
 META_FILE: Final = "index.json"
@@ -25,12 +25,30 @@ class ItemIndex:
     @classmethod
     def build(cls, embeddings: npt.ArrayLike, config: IndexConfig) -> ItemIndex:
         vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
+        lists = ivf_lists(config.factory)
+        if lists is not None and lists > len(vectors):
+            raise ValueError(
+                f"spec.retrieval.factory {config.factory!r} asks for {lists} IVF lists but the catalog has "
+                f"{len(vectors)} items: use at most that many lists (about sqrt(items) is usual), or Flat"
+            )
         metric = faiss.METRIC_INNER_PRODUCT if config.metric == "inner_product" else faiss.METRIC_L2
         index = faiss.index_factory(vectors.shape[1], config.factory, metric)
         if not index.is_trained:
             index.train(vectors)
         index.add(vectors)
         return cls(index, config)
+
+    def searching(self, nprobe: int | None = None, ef_search: int | None = None) -> ItemIndex:
+        """This index, its search-time knobs set in place (None: kept as built).
+
+        They need no retraining, so a spec change of nprobe or efSearch applies when serving
+        loads the version instead of waiting for the next TrainingRun to rebuild the index.
+        """
+        update = {k: v for k, v in {"nprobe": nprobe, "ef_search": ef_search}.items() if v is not None}
+        if update:
+            self.config = self.config.model_copy(update=update)
+            _apply_search_params(self.index, self.config)
+        return self
 
     @property
     def size(self) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from recsys_workloads.spec import SpecModel as _Spec
 
 XlaMode = Literal["auto", "on", "off"]
+LayerSizes = Annotated[list[Annotated[int, Field(ge=1, le=8192)]], Field(max_length=8)]
 XLA_MIN_TABLE_ROWS = 50_000  # between 3k users (XLA no faster) and 300k (2x): docs/decisions/0012
 XLA_DESCRIPTION = (
     f"XLA-compile the training step; auto: when an embedding table has >= {XLA_MIN_TABLE_ROWS:,} rows"
@@ -22,8 +23,8 @@ class TwoTowerConfig(_Spec):
     id_embedding_dim: int = Field(
         32, ge=2, le=512, description="size of categorical embeddings inside the towers"
     )
-    query_layers: list[int] = Field([128, 64], description="hidden layer sizes of the query tower MLP")
-    candidate_layers: list[int] = Field(
+    query_layers: LayerSizes = Field([128, 64], description="hidden layer sizes of the query tower MLP")
+    candidate_layers: LayerSizes = Field(
         [128, 64], description="hidden layer sizes of the candidate tower MLP"
     )
     epochs: int = Field(3, ge=1, le=100, description="training epochs")
@@ -41,10 +42,12 @@ class DlrmConfig(_Spec):
     embedding_dim: int = Field(
         64, ge=4, le=512, description="size of every embedding joining the interaction"
     )
-    bottom_layers: list[int] = Field(
-        [128, 64], description="bottom MLP over dense features; last = embedding_dim"
+    bottom_layers: LayerSizes = Field(
+        [128, 64],
+        description="bottom MLP over dense features; its last size is embeddingDim (its output joins the "
+        "dot interaction with the embeddings)",
     )
-    top_layers: list[int] = Field([128, 64, 32], description="top MLP before the click probability")
+    top_layers: LayerSizes = Field([128, 64, 32], description="top MLP before the click probability")
     negatives_per_positive: int = Field(
         5, ge=0, le=100, description="sampled negatives per click, besides impressions"
     )
@@ -52,6 +55,15 @@ class DlrmConfig(_Spec):
     batch_size: int = Field(1024, ge=8, description="training batch size")
     learning_rate: float = Field(2e-3, gt=0, description="Adam learning rate")
     xla: XlaMode = Field("auto", description=XLA_DESCRIPTION)
+
+    @model_validator(mode="after")
+    def _bottom_meets_the_interaction(self) -> DlrmConfig:
+        if self.bottom_layers and self.bottom_layers[-1] != self.embedding_dim:
+            raise ValueError(
+                f"bottomLayers must end with embeddingDim ({self.embedding_dim}), not {self.bottom_layers[-1]}: "
+                "the bottom MLP's output joins the dot interaction with embeddings of that size"
+            )
+        return self
 
 
 class EmbeddingConfig(_Spec):

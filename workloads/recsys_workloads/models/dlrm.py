@@ -53,7 +53,7 @@ class DlrmRanker(keras.layers.Layer):  # type: ignore[misc]
         super().__init__(**kwargs)
         c = spec.config
         dim = c.embedding_dim
-        bottom = [*c.bottom_layers[:-1], dim] if c.bottom_layers else [dim]
+        bottom = list(c.bottom_layers) or [dim]  # DlrmConfig holds the last size to embedding_dim
         self.bottom = mlp(bottom, "bottom")
         self.embeddings = {
             n: keras.layers.Embedding(spec.cardinalities[n], dim, name=f"emb_{n}") for n in CATEGORICAL

@@ -43,6 +43,12 @@ class ServingGraphConfig(SpecModel):
         le=MAX_TEMPERATURE,
         description="softmax sampling temperature over ranking scores (0: greedy)",
     )
+    nprobe: int | None = Field(
+        None, ge=1, description="spec.retrieval.nprobe at serving time (None: as the index was built)"
+    )
+    ef_search: int | None = Field(
+        None, ge=1, description="spec.retrieval.efSearch at serving time (None: as the index was built)"
+    )
     seen_filter: SeenFilterConfig = Field(
         default_factory=SeenFilterConfig,
         description="spec.filtering: the key layout the event service writes, so serving reads the same",

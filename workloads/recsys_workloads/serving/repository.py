@@ -73,11 +73,7 @@ def version_parameters(version_dir: Path, redis_url: str, config: ServingGraphCo
     return {
         "VERSION_DIR": str(Path(version_dir).resolve()),
         "REDIS_URL": redis_url,
-        "RETRIEVAL_TOP_K": str(config.retrieval_top_k),
-        "RANKING_TOP_K": str(config.ranking_top_k),
-        "CATEGORY_CAP": str(config.category_cap),
-        "TEMPERATURE": repr(config.temperature),
-        "SEEN_FILTER": pbtxt_string(config.seen_filter.model_dump_json(by_alias=True)),
+        "SERVING_CONFIG": pbtxt_string(config.model_dump_json(by_alias=True)),
     }
 
 

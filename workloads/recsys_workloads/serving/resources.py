@@ -61,7 +61,8 @@ class Resources:
         # One query per call: OpenMP teams only add threads that spin after each search and
         # steal the core the next step (another stub process) needs.
         faiss.omp_set_num_threads(FAISS_THREADS)
-        return ItemIndex.load(self.version_dir / artifacts.INDEX_DIR)
+        loaded = ItemIndex.load(self.version_dir / artifacts.INDEX_DIR)
+        return loaded.searching(nprobe=self.config.nprobe, ef_search=self.config.ef_search)
 
     @cached_property
     def query_model(self) -> OnnxModel:

@@ -23,14 +23,12 @@ from recsys_workloads.serving.graph import (
 )
 from recsys_workloads.serving.repository import CONFIG, template_dir
 
+# The serving knobs travel as one JSON ServingGraphConfig: a knob added there reaches every step
+# without a new placeholder here, in repository.version_parameters and in triton_step.
 PLACEHOLDERS: Final = {
     "version_dir": "VERSION_DIR",
     "redis_url": "REDIS_URL",
-    "retrieval_top_k": "RETRIEVAL_TOP_K",
-    "ranking_top_k": "RANKING_TOP_K",
-    "category_cap": "CATEGORY_CAP",
-    "temperature": "TEMPERATURE",
-    "seen_filter": "SEEN_FILTER",
+    "serving_config": "SERVING_CONFIG",
 }
 HANDWRITTEN: Final = ("context_preprocessor",)  # shared with homepage_popular, kept as written
 # The popularity path (served before any version exists, and beside every version), ensemble last:

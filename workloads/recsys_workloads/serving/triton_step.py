@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy.typing as npt
 
-from recsys_workloads.online.seen_filter import SeenFilterConfig
 from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.graph import STEP_BY_NAME, Tensors, needs, run_steps
 from recsys_workloads.serving.resources import Resources
@@ -51,13 +50,7 @@ def parameters(model_config: Mapping[str, Any]) -> dict[str, str]:
 
 def serving_config(p: Mapping[str, str]) -> ServingGraphConfig:
     """The inverse of `repository.version_parameters` (missing keys: the defaults)."""
-    return ServingGraphConfig(
-        retrieval_top_k=int(p.get("retrieval_top_k") or 300),
-        ranking_top_k=int(p.get("ranking_top_k") or 100),
-        category_cap=int(p.get("category_cap") or 0),
-        temperature=float(p.get("temperature") or 0.0),
-        seen_filter=SeenFilterConfig.model_validate_json(p.get("seen_filter") or "{}"),
-    )
+    return ServingGraphConfig.model_validate_json(p.get("serving_config") or "{}")
 
 
 def load_step(model_config: Mapping[str, Any] | str) -> StepRunner:
