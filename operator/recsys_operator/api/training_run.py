@@ -60,6 +60,23 @@ class TrainingMetrics(SpecModel):
     logloss: float | None = None
 
 
+class DataSummary(SpecModel):
+    """What the run's data step read, and what the unknown-id policy kept and dropped."""
+
+    users: int | None = Field(None, description="users, profile-less ones included")
+    items: int | None = None
+    interactions: int | None = Field(None, description="interaction rows, impressions included")
+    days: int | None = None
+    profile_less_users: int | None = Field(
+        None, description="users of interactions without a profile, kept (spec.dataSources.unknownUsers)"
+    )
+    dropped_interactions: int | None = Field(
+        None,
+        description="rows dropped because their item is not in the catalog (spec.dataSources.unknownItems)",
+    )
+    unknown_items: int | None = Field(None, description="distinct item ids of those rows")
+
+
 class TrainingRunStatus(SpecModel):
     """Observed state, written by the operator."""
 
@@ -72,6 +89,7 @@ class TrainingRunStatus(SpecModel):
     failed_step: str | None = Field(None, description="the pipeline step that failed")
     state_history: list[StateChange] = Field(default_factory=list)
     metrics: TrainingMetrics = Field(default_factory=TrainingMetrics)
+    data: DataSummary | None = Field(None, description="what the data step read, kept and dropped")
     model_versions: dict[str, int] = Field(default_factory=dict, description="model name -> produced version")
     start_time: dt.datetime | None = None
     completion_time: dt.datetime | None = None

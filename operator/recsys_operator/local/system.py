@@ -257,9 +257,11 @@ class LocalSystem:
             staging = canonical.with_name(".canonical-staging")
             if staging.exists():  # left by an interrupted up
                 shutil.rmtree(staging)
-            prepare_canonical(sources, staging, self.workdir / "data" / ".scratch")
+            summary = prepare_canonical(sources, staging, self.workdir / "data" / ".scratch")
             staging.rename(canonical)
-        self.console.print(f"dataset ready in {canonical} ({time.monotonic() - started:.0f} s)")
+        self.console.print(
+            f"dataset ready in {canonical} ({time.monotonic() - started:.0f} s){summary.unknown_note()}"
+        )
         return canonical
 
     def _ensure_redis(self, state: LocalState) -> None:

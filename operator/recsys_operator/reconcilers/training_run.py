@@ -19,7 +19,7 @@ from recsys_operator.api import recommender_system as rs
 from recsys_operator.api import training_run as tr
 from recsys_operator.api.conditions import Condition, set_condition
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
-from recsys_operator.api.training_run import TrainingMetrics, TrainingRunSpec
+from recsys_operator.api.training_run import DataSummary, TrainingMetrics, TrainingRunSpec
 from recsys_operator.manifests import training_job
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import ENSEMBLE
@@ -194,13 +194,17 @@ def reconcile(
 
 
 def run_outputs(run: RunStatus) -> dict[str, Any]:
-    """Evaluation metrics and the published version, from the pipeline's outputs."""
+    """Evaluation metrics, the data step's counts and the published version, from the pipeline's outputs."""
     out: dict[str, Any] = {}
     metrics = run.outputs.get("metrics")
     if isinstance(metrics, dict) and isinstance(metrics.get("metadata"), dict):
         known = TrainingMetrics.model_fields
         values = {k: v for k, v in metrics["metadata"].items() if k in known}
         out["metrics"] = TrainingMetrics.model_validate(values).to_spec()
+    data = run.outputs.get("data")
+    if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
+        counts = {k: int(v) for k, v in data["metadata"].items() if k in DataSummary.model_fields}
+        out["data"] = DataSummary.model_validate(counts).to_spec()
     version = run.outputs.get("version")
     if isinstance(version, (int, float)) and version > 0:  # 0: the incremental gate refused the run
         out["modelVersions"] = {ENSEMBLE: int(version)}

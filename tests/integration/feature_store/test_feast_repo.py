@@ -26,6 +26,27 @@ from recsys_workloads.runtime.redis_server import RedisServer
 DIM = 8
 
 
+USER_FEATURES = [
+    "user_profile:age",
+    "user_profile:gender",
+    "user_profile:top_category",
+    "user_recent_items:recent_items",
+]
+GUEST = "guest-checkout-7"  # in the interactions, not in users.parquet (as real logs have)
+
+
+def _click_as_a_user_without_a_profile(day_file: Path, user: str) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pq.read_table(day_file)
+    first_click = pc.index(pc.cast(table[s.EVENT_TYPE], pa.string()), "View").as_py()
+    users = pc.cast(table[s.USER_ID], pa.string()).to_pylist()
+    users[first_click] = user
+    position = table.schema.get_field_index(s.USER_ID)
+    pq.write_table(table.set_column(position, s.USER_ID, pa.array(users, pa.string())), day_file)
+
+
 @dataclass
 class Shop:
     dataset: Path
@@ -39,7 +60,8 @@ class Shop:
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     root = tmp_path_factory.mktemp("feast")
     generate(GeneratorConfig(users=200, interactions=3_000, days=3, images=False), root / "raw")
-    ingest(root / "raw", root / "canonical")
+    _click_as_a_user_without_a_profile(root / "raw" / "day_00.parquet", GUEST)
+    ingest(root / "raw", root / "canonical")  # the default policy keeps GUEST, profile-less
     items = pq.read_table(root / "canonical" / s.ITEMS_FILE).column(s.ITEM_ID).to_pylist()
     vectors = np.random.default_rng(0).standard_normal((len(items), DIM)).astype(np.float32)
     with RedisServer(toolchain.discover().redis_server, root / "valkey") as valkey:
@@ -70,16 +92,7 @@ def test_a_user_gets_profile_top_category_and_recent_items_online(shop: Shop) ->
     users = pq.read_table(shop.dataset / s.USERS_FILE).to_pylist()
     profile = next(u for u in users if u[s.USER_ID] == user)
 
-    got = fs.online_features(
-        shop.store,
-        [
-            "user_profile:age",
-            "user_profile:gender",
-            "user_profile:top_category",
-            "user_recent_items:recent_items",
-        ],
-        [{"user_id": user}],
-    )
+    got = fs.online_features(shop.store, USER_FEATURES, [{"user_id": user}])
 
     assert got["age"] == [profile[s.AGE]] and got["gender"] == [profile[s.GENDER]]
     items = {i[s.ITEM_ID]: i for i in pq.read_table(shop.dataset / s.ITEMS_FILE).to_pylist()}
@@ -111,3 +124,9 @@ def test_items_get_attributes_popularity_and_their_exact_embedding_online(shop: 
 def test_an_unknown_user_gets_nulls_not_an_error(shop: Shop) -> None:
     got = fs.online_features(shop.store, ["user_profile:top_category"], [{"user_id": "nobody"}])
     assert got["top_category"] == [None]
+
+
+def test_a_user_without_a_profile_gets_history_features_and_null_profile_online(shop: Shop) -> None:
+    got = fs.online_features(shop.store, USER_FEATURES, [{"user_id": GUEST}])
+    assert got["age"] == [None] and got["gender"] == [None]  # the cold-start masking path
+    assert got["top_category"][0] is not None and len(got["recent_items"][0]) == 1

@@ -103,6 +103,8 @@ SERVER_REJECTS: dict[str, Malformed] = {
     "instance-type-not-a-string": rs("capacity.instanceTypes", [1]),
     # data sources and feature store
     "layout-unknown": rs("dataSources.layout", "csv"),
+    "unknown-users-policy-unknown": rs("dataSources.unknownUsers", "keep"),
+    "unknown-items-policy-unknown": rs("dataSources.unknownItems", "profile-less"),
     "generator-items-below-20": rs("dataSources.generator.items", 19),
     "generator-days-too-many": rs("dataSources.generator.days", 100),
     "generator-users-zero": rs("dataSources.generator.users", 0),

@@ -62,21 +62,26 @@ def _recorded(run_id: str, config: PipelineConfig, version: int, accepted: bool)
     """What the run's last step does on the cluster: the component's own body, with KFP's artifacts."""
     from kfp import dsl
 
-    metrics = dsl.Metrics(name="metrics", uri=f"s3://recsys/kfp/{run_id}/fine-tune/metrics")
-    for name, value in {
-        "k": 100.0,
-        "recall_at_k": 0.31,
-        "auc": 0.74,
-        "logloss": 0.52,
-        "accepted": 1.0,
-    }.items():
-        metrics.log_metric(name, value)
+    def logged(name: str, step: str, values: dict[str, float]) -> dsl.Metrics:
+        artifact = dsl.Metrics(name=name, uri=f"s3://recsys/kfp/{run_id}/{step}/{name}")
+        for key, value in values.items():
+            artifact.log_metric(key, value)
+        return artifact
+
+    metrics = logged(
+        "metrics",
+        "fine-tune",
+        {"k": 100.0, "recall_at_k": 0.31, "auc": 0.74, "logloss": 0.52, "accepted": 1.0},
+    )
     report = dsl.Markdown(name="report", uri=f"s3://recsys/kfp/{run_id}/fine-tune/report")
+    counts = {"users": 80.0, "items": 60.0, "profile_less_users": 4.0, "dropped_interactions": 9.0}
+    data = logged("summary", "prepare-data", counts)
     record_outputs.python_func(
         config=config.to_argument(),
         run_id=run_id,
         metrics=metrics,
         report=report,
+        data=data,
         version=version,
         accepted=accepted,
     )
@@ -101,6 +106,7 @@ def test_a_succeeded_run_reports_the_outputs_its_last_step_recorded(fake_kfp: An
     mirrored = run_outputs(status)
     assert list(mirrored["modelVersions"].values()) == [3]
     assert mirrored["metrics"]["recallAtK"] == 0.31 and mirrored["metrics"]["auc"] == 0.74
+    assert mirrored["data"] == {"users": 80, "items": 60, "profileLessUsers": 4, "droppedInteractions": 9}
 
 
 def test_a_succeeded_run_without_recorded_outputs_reports_none(fake_kfp: Any, tmp_path: Path) -> None:

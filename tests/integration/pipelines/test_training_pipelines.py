@@ -132,6 +132,18 @@ def test_each_run_records_the_outputs_the_kfp_runner_reads_back(runs: Runs) -> N
         assert doc["metrics"]["metadata"] == _metadata(status, "metrics")
         assert doc.get("accepted") == status.outputs.get("accepted")
         assert doc["metrics"]["uri"] and doc["report"]["uri"]
+        assert doc["data"]["metadata"] == _metadata(status, "data")
+
+
+def test_each_run_reports_what_its_data_step_read_kept_and_dropped(runs: Runs) -> None:
+    from recsys_operator.reconcilers.training_run import run_outputs
+
+    data = _metadata(runs.initial, "data")
+    assert data["items"] == GENERATOR["items"] and data["interactions"] > 0
+    # The generated shop is ingested strictly: nothing unknown, so nothing kept or dropped.
+    assert (data["profile_less_users"], data["dropped_interactions"], data["unknown_items"]) == (0, 0, 0)
+    status = run_outputs(runs.incremental)["data"]
+    assert status["items"] == GENERATOR["items"] and status["droppedInteractions"] == 0
 
 
 def test_every_step_prints_progress_and_logs_its_timing(runs: Runs) -> None:

@@ -47,3 +47,24 @@ def test_generate_rejects_an_impossible_knob_clearly(tmp_path: Path) -> None:
     result = runner.invoke(app, ["generate", str(tmp_path / "x"), "--days", "0"])
     assert result.exit_code == 1
     assert "--days" in result.output and "Traceback" not in result.output
+
+
+def test_ingest_says_what_the_unknown_id_policy_kept_and_dropped_and_reject_refuses(tmp_path: Path) -> None:
+    source = tmp_path / "rds"
+    source.mkdir()
+    (source / "products.yaml").write_text(
+        "- id: p1\n  name: Chair\n  category: furniture\n  style: chairs\n  price: 9.5\n"
+    )
+    (source / "users.json").write_text('[{"id": "1", "gender": "F", "age": 30}]')
+    (source / "interactions.csv").write_text(
+        "ITEM_ID,USER_ID,EVENT_TYPE,TIMESTAMP\np1,1,View,1767571210\np1,77,View,1767571211\np8,1,View,1767571212\n"
+    )
+    result = runner.invoke(app, ["ingest", str(source), str(tmp_path / "canon")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "1 users without a profile kept, 1 rows of 1 unknown items dropped" in said
+    refused = runner.invoke(app, ["validate", str(source), "--unknown-users", "reject"])
+    assert refused.exit_code == 1 and "unknown user id '77'" in " ".join(refused.output.split())
+    wrong = runner.invoke(app, ["validate", str(source), "--unknown-items", "keep"])
+    assert wrong.exit_code == 1 and "--unknown-items drop or reject" in " ".join(wrong.output.split())
+    assert "Traceback" not in refused.output + wrong.output

@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -183,7 +184,7 @@ def test_bad_seed_layout_is_rejected_naming_file_row_and_column(
     shutil.copytree(seed_source, source, ignore=shutil.ignore_patterns("images", "ground_truth"))
     _rewrite(source / file, change)
     with pytest.raises(DataValidationError) as caught:
-        ingest(source, tmp_path / "canon")
+        ingest(source, tmp_path / "canon", unknown_users="reject", unknown_items="reject")
     error = caught.value
     assert (Path(error.file).name, error.row, error.column) == (file, row, column)
     assert file in str(error) and phrase in str(error) and repr(column) in str(error)
@@ -201,7 +202,7 @@ def test_bad_rds_layout_is_rejected_naming_file_row_and_column(
     source = _tiny_rds(tmp_path / "rds")
     change(source)
     with pytest.raises(DataValidationError) as caught:
-        validate(source)
+        validate(source, unknown_users="reject", unknown_items="reject")
     error = caught.value
     assert (Path(error.file).name, error.row, error.column) == (file, row, column)
     assert phrase in str(error)
@@ -213,7 +214,7 @@ def test_failed_ingest_keeps_the_previous_dataset(tmp_path: Path) -> None:
     good = _tiny_rds(tmp_path / "good")
     ingest(good, tmp_path / "canon")
     before = sorted(p.relative_to(tmp_path / "canon") for p in (tmp_path / "canon").rglob("*"))
-    bad = _tiny_rds(tmp_path / "bad", csv=f"{RDS_HEADER}p7,1,View,{T0},No\n")
+    bad = _tiny_rds(tmp_path / "bad", csv=f"{RDS_HEADER}p1,1,View,{T0 * 1000},No\n")
     with pytest.raises(DataValidationError):
         ingest(bad, tmp_path / "canon", overwrite=True)
     assert sorted(p.relative_to(tmp_path / "canon") for p in (tmp_path / "canon").rglob("*")) == before
@@ -223,3 +224,108 @@ def test_failed_ingest_keeps_the_previous_dataset(tmp_path: Path) -> None:
 def test_unrecognised_folder_is_rejected_with_a_clear_message(tmp_path: Path) -> None:
     with pytest.raises(DataValidationError, match="unrecognised layout"):
         validate(tmp_path)
+
+
+def _write_users(path: Path, users: list[dict[str, object]]) -> None:
+    with gzip.open(path, "wt") as fh:
+        json.dump(users, fh)
+
+
+def test_by_default_users_without_a_profile_are_kept_and_rows_of_unknown_items_dropped(
+    tmp_path: Path,
+) -> None:
+    """A shop's real logs: a guest (5777, no profile) and a retired product (p9) among known rows."""
+    csv = (
+        f"{RDS_HEADER}p1,1,View,{T0 + 10},No\np9,1,View,{T0 + 11},No\np2,5777,View,{T0 + 12},No\n"
+        f"p9,6000,Purchase,{T0 + 13},No\np9,2,View,{T0 + 14},No\n"
+    )
+    source = _tiny_rds(tmp_path / "rds", csv=csv)
+    summary = ingest(source, tmp_path / "canon")
+    # 6000 appears only beside the unknown item: its rows are gone, so it is no profile-less user.
+    assert summary.unknown == {"profile_less_users": 1, "dropped_interactions": 3, "unknown_items": 1}
+    assert summary.interactions == 2 and summary.users == 3
+    assert summary.unknown_note() == ", 1 users without a profile kept, 3 rows of 1 unknown items dropped"
+    users = pq.read_table(tmp_path / "canon" / s.USERS_FILE).to_pylist()
+    guest = next(u for u in users if u[s.USER_ID] == "5777")
+    assert guest[s.AGE] is None and guest[s.GENDER] is None and guest[s.PERSONA] is None
+    rows = open_interactions(tmp_path / "canon").to_table()
+    assert set(rows[s.ITEM_ID].to_pylist()) == {"p1", "p2"}
+    manifest = json.loads((tmp_path / "canon" / s.MANIFEST_FILE).read_text())
+    assert manifest["profile_less_users"] == 1 and manifest["dropped_interactions"] == 3
+    assert validate(source).unknown == summary.unknown  # validate reports what ingest would do
+
+
+def test_reject_names_the_first_unknown_row_and_a_dropped_row_is_not_judged_by_its_user(
+    tmp_path: Path,
+) -> None:
+    csv = f"{RDS_HEADER}p1,1,View,{T0 + 10},No\np9,6000,View,{T0 + 11},No\np2,5777,View,{T0 + 12},No\n"
+    source = _tiny_rds(tmp_path / "rds", csv=csv)
+    with pytest.raises(DataValidationError) as caught:
+        validate(source, unknown_users="reject")  # row 2's user is unknown too, but row 2 is dropped
+    assert (caught.value.row, caught.value.column) == (3, "USER_ID") and "'5777'" in str(caught.value)
+    with pytest.raises(DataValidationError) as caught:
+        validate(source, unknown_items="reject")
+    assert (caught.value.row, caught.value.column) == (2, "ITEM_ID")
+
+
+def test_every_users_file_of_the_generator_is_merged(tmp_path: Path) -> None:
+    csv = f"{RDS_HEADER}p1,1,View,{T0 + 10},No\np3,5777,Purchase,{T0 + 12},No\n"
+    source = _tiny_rds(tmp_path / "rds", csv=csv)
+    cstore = {
+        "id": 5777,
+        "gender": "F",
+        "age": 52,
+        "persona": "groceries",
+    }  # an int id: the same user as "5777"
+    _write_users(
+        source / "cstore_users.json.gz",
+        [
+            cstore,
+            {
+                "id": "2",
+                "gender": "M",
+                "age": 41,
+                "persona": "apparel_footwear_accessories",
+                "discount_persona": "discount_indifferent",
+            },
+        ],
+    )
+    summary = ingest(source, tmp_path / "canon")
+    assert summary.users == 3 and summary.unknown["profile_less_users"] == 0  # user 2, in both files, once
+    users = {u[s.USER_ID]: u for u in pq.read_table(tmp_path / "canon" / s.USERS_FILE).to_pylist()}
+    assert (users["5777"][s.AGE], users["5777"][s.PERSONA]) == (52, "groceries")
+
+    _write_users(source / "cstore_users.json.gz", [{"id": "2", "gender": "F", "age": 41}])
+    with pytest.raises(DataValidationError) as caught:
+        validate(source)
+    assert caught.value.file.endswith("cstore_users.json.gz") and caught.value.row == 1
+    assert "also in users.json.gz (row 2)" in str(caught.value)
+
+
+def test_an_unknown_user_of_the_seed_layout_is_kept_without_a_profile(
+    seed_source: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "seed"
+    shutil.copytree(seed_source, source, ignore=shutil.ignore_patterns("images", "ground_truth"))
+    _rewrite(source / "day_00.parquet", lambda t: _set(t, s.USER_ID, 0, "guest-1"))
+    summary = ingest(source, tmp_path / "canon")
+    assert summary.unknown["profile_less_users"] == 1
+    users = pq.read_table(tmp_path / "canon" / s.USERS_FILE)
+    assert "guest-1" in users[s.USER_ID].to_pylist()
+
+
+def test_a_profile_less_user_gets_the_features_of_an_unknown_visitor_not_nan(tmp_path: Path) -> None:
+    from recsys_workloads.features import transform as ft
+    from recsys_workloads.features.fit import fit_transforms
+    from recsys_workloads.features.tables import load_catalog, load_interactions, load_users
+
+    csv = f"{RDS_HEADER}p1,1,View,{T0 + 10},No\np2,5777,View,{T0 + 12},No\np3,2,View,{T0 + 13},No\n"
+    ingest(_tiny_rds(tmp_path / "rds", csv=csv), tmp_path / "canon")
+    users = load_users(tmp_path / "canon")
+    fitted = fit_transforms(load_catalog(tmp_path / "canon"), users, load_interactions(tmp_path / "canon"))
+    visitors = ["5777", "never-seen", "1"]
+    ages, genders = users.attributes(visitors)
+    features = ft.transform_users(fitted, visitors, ages, genders, [None] * 3, [[]] * 3)
+    assert all(np.isfinite(v.astype(np.float64)).all() for v in features.values())
+    for name in (ft.AGE, ft.AGE_BUCKET, ft.GENDER):
+        assert features[name][0] == features[name][1] != features[name][2]  # 1 has a profile

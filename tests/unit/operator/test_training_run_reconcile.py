@@ -252,11 +252,17 @@ def test_a_succeeded_run_reports_its_metrics_and_published_version() -> None:
             "path": "/x",
             "metadata": {"k": 100, "recall_at_k": 0.53, "auc": 0.87, "reranked_recall_at_k": 0.47},
         },
+        "data": {
+            "path": "/y",
+            "metadata": {"users": 6000.0, "profile_less_users": 750.0, "dropped_interactions": 0.0},
+        },
         "version": 3,
     }
     status = reconcile(_body(status=first), PARENT, runner)
     assert status["metrics"] == {"k": 100, "recallAtK": 0.53, "auc": 0.87}
     assert status["modelVersions"] == {"homepage": 3}
+    # what the data step kept without a profile shows beside the metrics (counts, not floats)
+    assert status["data"] == {"users": 6000, "profileLessUsers": 750, "droppedInteractions": 0}
 
 
 def test_a_run_whose_gate_refused_the_version_reports_metrics_but_no_version() -> None:

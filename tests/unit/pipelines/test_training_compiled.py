@@ -55,9 +55,10 @@ def test_initial_runs_every_step_in_order_ending_with_the_export() -> None:
     assert after["build-index"] == {"train-two-tower"}
     assert after["materialize-features"] == {"evaluate", "prepare-data"}
     assert after["export-model"] == {"evaluate", "materialize-features", "training-resources"}
-    assert after["record-outputs"] == {"evaluate", "export-model"}
+    assert after["record-outputs"] == {"evaluate", "export-model", "prepare-data"}
     outputs = _doc("initial.yaml")["root"]["outputDefinitions"]
-    assert set(outputs["artifacts"]) == {"metrics", "report"} and set(outputs["parameters"]) == {"version"}
+    assert set(outputs["artifacts"]) == {"metrics", "report", "data"}
+    assert set(outputs["parameters"]) == {"version"}
 
 
 def test_incremental_exports_only_inside_the_gate_condition() -> None:
@@ -116,4 +117,4 @@ def test_every_training_pipeline_records_its_outputs_under_the_kfp_run_id() -> N
     for name in ("initial.yaml", "incremental.yaml"):
         task = _doc(name)["root"]["dag"]["tasks"]["record-outputs"]
         assert task["inputs"]["parameters"]["run_id"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}"
-        assert set(task["inputs"]["artifacts"]) == {"metrics", "report"}
+        assert set(task["inputs"]["artifacts"]) == {"metrics", "report", "data"}

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -16,8 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from recsys_workloads.data.errors import DataValidationError
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import Layout, ingest, validate
+from recsys_workloads.data.sources import DataSourcesSpec
 from recsys_workloads.data.stats import compute_stats, day_files, render
 
+UNKNOWN_USERS_HELP = "rows of users without a profile: profile-less (kept, features unknown) or reject"
+UNKNOWN_ITEMS_HELP = "rows of items not in the catalog: drop (counted) or reject"
 app = typer.Typer(
     name="data",
     help="Generate a synthetic shop, ingest real layouts, validate and summarise datasets.",
@@ -115,6 +118,8 @@ def ingest_command(
         Path | None, typer.Option(help="RDS interactions CSV (default: *.csv in SOURCE)")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing dataset")] = False,
+    unknown_users: Annotated[str, typer.Option(help=UNKNOWN_USERS_HELP)] = "profile-less",
+    unknown_items: Annotated[str, typer.Option(help=UNKNOWN_ITEMS_HELP)] = "drop",
 ) -> None:
     """Validate SOURCE and write the canonical, day-partitioned dataset to OUTPUT (all or nothing)."""
     with _clear_errors():
@@ -126,11 +131,13 @@ def ingest_command(
                 layout=_layout(layout),
                 interactions=interactions,
                 overwrite=overwrite,
+                **_unknown_policy(unknown_users, unknown_items),
                 on_day=lambda _d: progress.advance(task),
             )
         console.print(
             f"ingested {summary.layout} layout into {summary.destination}: {summary.items:,} items, "
             f"{summary.users:,} users, {summary.interactions:,} rows over {len(summary.days)} days"
+            f"{summary.unknown_note()}"
         )
 
 
@@ -139,13 +146,20 @@ def validate_command(
     source: Annotated[Path, typer.Argument(help="seed layout folder or RDS folder")],
     layout: Annotated[str, typer.Option(help="auto, seed or rds")] = "auto",
     interactions: Annotated[Path | None, typer.Option(help="RDS interactions CSV")] = None,
+    unknown_users: Annotated[str, typer.Option(help=UNKNOWN_USERS_HELP)] = "profile-less",
+    unknown_items: Annotated[str, typer.Option(help=UNKNOWN_ITEMS_HELP)] = "drop",
 ) -> None:
     """Run every ingestion check without writing anything."""
     with _clear_errors():
-        summary = validate(source, layout=_layout(layout), interactions=interactions)
+        summary = validate(
+            source,
+            layout=_layout(layout),
+            interactions=interactions,
+            **_unknown_policy(unknown_users, unknown_items),
+        )
         console.print(
             f"valid {summary.layout} layout: {summary.items:,} items, {summary.users:,} users, "
-            f"{summary.interactions:,} rows over {len(summary.days)} days"
+            f"{summary.interactions:,} rows over {len(summary.days)} days{summary.unknown_note()}"
         )
 
 
@@ -160,6 +174,17 @@ def stats_command(
             task = progress.add_task("days", total=len(files))
             stats = compute_stats(path, on_day=lambda _d: progress.advance(task))
         console.print(render(stats, path))
+
+
+def _unknown_policy(unknown_users: str, unknown_items: str) -> dict[str, Any]:
+    """The spec's dataSources.unknownUsers / unknownItems, validated by the spec's own model."""
+    try:
+        spec = DataSourcesSpec.model_validate({"unknownUsers": unknown_users, "unknownItems": unknown_items})
+    except ValidationError as exc:
+        raise ValueError(
+            f"--unknown-users must be profile-less or reject, --unknown-items drop or reject ({exc.errors()[0]['msg']})"
+        ) from None
+    return {"unknown_users": spec.unknown_users, "unknown_items": spec.unknown_items}
 
 
 def _layout(value: str) -> Layout:

@@ -36,6 +36,8 @@ from pydantic import ValidationError
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.catalog import load_rds_products
 from recsys_workloads.data.errors import DataValidationError
+from recsys_workloads.data.sources import UnknownItems, UnknownUsers
+from recsys_workloads.data.unknown_ids import UnknownIds
 from recsys_workloads.data.validate import (
     as_dict_strings,
     check_columns,
@@ -64,6 +66,16 @@ class IngestSummary:
     interactions: int = 0
     days: list[int] = field(default_factory=list)
     destination: Path | None = None
+    # What the unknown-id policy did (UnknownIds.counts): users kept without a profile, rows dropped.
+    unknown: dict[str, int] = field(default_factory=dict)
+
+    def unknown_note(self) -> str:
+        """', 2 users without a profile kept, 5 rows of 1 unknown item dropped' (empty: none)."""
+        users = self.unknown.get("profile_less_users", 0)
+        rows, items = self.unknown.get("dropped_interactions", 0), self.unknown.get("unknown_items", 0)
+        parts = [f"{users:,} users without a profile kept"] if users else []
+        parts += [f"{rows:,} rows of {items:,} unknown items dropped"] if rows else []
+        return "".join(f", {p}" for p in parts)
 
 
 class _Sink:
@@ -181,15 +193,16 @@ def canonical_users(table: pa.Table, file: str) -> pa.Table:
     )
 
 
-def canonical_interactions(table: pa.Table, file: str, items: pa.Array, users: pa.Array) -> pa.Table:
-    """Checked, typed interactions; optional columns are filled with nulls or derived."""
+def canonical_interactions(table: pa.Table, file: str) -> pa.Table:
+    """Checked, typed interactions; optional columns are filled with nulls or derived.
+
+    Ids are not checked against the catalog and profiles here: `UnknownIds` applies the spec's policy.
+    """
     check_columns(table.schema, s.REQUIRED_INTERACTION_COLUMNS, file)
     n = len(table)
     item_id = as_dict_strings(table[s.ITEM_ID], file, s.ITEM_ID)
     check_no_nulls(item_id, file, s.ITEM_ID)
-    check_known(item_id, items, file, s.ITEM_ID, "item")
     user_id = as_dict_strings(table[s.USER_ID], file, s.USER_ID)
-    check_known(user_id, users, file, s.USER_ID, "user")
     check_numeric(table[s.TIMESTAMP], file, s.TIMESTAMP, integer=True)
     check_no_nulls(table[s.TIMESTAMP], file, s.TIMESTAMP)
     event = as_dict_strings(table[s.EVENT_TYPE], file, s.EVENT_TYPE)
@@ -241,7 +254,9 @@ def _seed_day_files(source: Path) -> list[tuple[int, Path]]:
     return days
 
 
-def _ingest_seed(source: Path, sink: _Sink, on_day: Callable[[int], None] | None) -> IngestSummary:
+def _ingest_seed(
+    source: Path, sink: _Sink, policy: _Policy, on_day: Callable[[int], None] | None
+) -> IngestSummary:
     summary = IngestSummary(layout="seed")
     items = canonical_items(_read_parquet(source / s.ITEMS_FILE), str(source / s.ITEMS_FILE))
     users_path = source / s.USERS_FILE
@@ -263,11 +278,10 @@ def _ingest_seed(source: Path, sink: _Sink, on_day: Callable[[int], None] | None
             {s.ITEM_ID: items[s.ITEM_ID], s.PRODUCT_DESCRIPTION: pa.nulls(len(items), pa.string())},
             schema=s.DESCRIPTIONS_SCHEMA,
         )
-    item_ids = items[s.ITEM_ID].combine_chunks()
-    user_ids = users[s.USER_ID].combine_chunks()
+    unknown = UnknownIds(items[s.ITEM_ID].combine_chunks(), users[s.USER_ID].combine_chunks(), *policy)
     origin: int | None = None
     for day, path in _seed_day_files(source):
-        table = canonical_interactions(_read_parquet(path), str(path), item_ids, user_ids)
+        table = unknown.apply(canonical_interactions(_read_parquet(path), str(path)), str(path))
         timestamps = table[s.TIMESTAMP]
         check_timestamps(timestamps, str(path), s.TIMESTAMP)
         if origin is None and len(table):
@@ -288,11 +302,12 @@ def _ingest_seed(source: Path, sink: _Sink, on_day: Callable[[int], None] | None
         summary.days.append(day)
         if on_day is not None:
             on_day(day)
+    users = unknown.users_table(users)
     sink.table(s.ITEMS_FILE, items)
     sink.table(s.USERS_FILE, users)
     sink.table(s.DESCRIPTIONS_FILE, descriptions)
     sink.images(source / s.IMAGES_DIR)
-    summary.items, summary.users = len(items), len(users)
+    summary.items, summary.users, summary.unknown = len(items), len(users), unknown.counts()
     sink.manifest({"layout": "seed", "source": str(source), "origin_timestamp": origin, **_counts(summary)})
     return summary
 
@@ -328,8 +343,46 @@ def load_rds_users(path: Path) -> list[s.RdsUser]:
     return users
 
 
-def read_rds_interactions(path: Path, items: pa.Array, users: pa.Array) -> pa.Table:
-    """RDS interactions CSV → canonical interactions (device and session unknown: null)."""
+def rds_users_files(source: Path) -> list[Path]:
+    """Every users file the RDS generator writes (users.json, cstore_users.json, ...), users.json first."""
+    found = sorted(
+        p
+        for p in source.iterdir()
+        if "users" in p.name and p.name.endswith((".json", ".json.gz")) and p.is_file()
+    )
+    if not found:
+        raise DataValidationError(str(source / "users.json[.gz]"), "file is missing")
+    return sorted(found, key=lambda p: not p.name.startswith("users.json"))
+
+
+def load_all_rds_users(source: Path) -> list[s.RdsUser]:
+    """The users of every users file, merged by id (ids compared as text: 7 and "7" are one user).
+
+    The same user in two files (an export written twice) is kept once; the same id with other
+    attributes is refused, naming both places.
+    """
+    merged: dict[str, tuple[s.RdsUser, Path, int]] = {}
+    for path in rds_users_files(source):
+        for row, user in enumerate(load_rds_users(path), start=1):
+            key = str(user.id)
+            first = merged.get(key)
+            if first is None:
+                merged[key] = (user, path, row)
+            elif first[0].model_dump(exclude={"id"}) != user.model_dump(exclude={"id"}):
+                raise DataValidationError(
+                    str(path),
+                    f"user id {key!r} is also in {first[1].name} (row {first[2]}) with other attributes",
+                    row=row,
+                    column="id",
+                )
+    return [user for user, _, _ in merged.values()]
+
+
+def read_rds_interactions(path: Path) -> pa.Table:
+    """RDS interactions CSV → canonical interactions (device and session unknown: null).
+
+    Ids are not checked against the catalog and profiles here: `UnknownIds` applies the spec's policy.
+    """
     file = str(path)
     try:
         table = pacsv.read_csv(
@@ -356,8 +409,6 @@ def read_rds_interactions(path: Path, items: pa.Array, users: pa.Array) -> pa.Ta
         empty = first_false(pc.greater(pc.utf8_length(table[name]), 0))
         if empty is not None:
             raise DataValidationError(file, "missing value", row=empty + 1, column=name)
-    check_known(table["ITEM_ID"], items, file, "ITEM_ID", "item")
-    check_known(table["USER_ID"], users, file, "USER_ID", "user")
     check_in(table["EVENT_TYPE"], s.INTERACTION_TYPES, file, "EVENT_TYPE")
     n = len(table)
     if "DISCOUNT" in table.schema.names:
@@ -393,7 +444,11 @@ def _rds_interaction_files(source: Path, interactions: Path | None) -> list[Path
 
 
 def _ingest_rds(
-    source: Path, sink: _Sink, interactions: Path | None, on_day: Callable[[int], None] | None
+    source: Path,
+    sink: _Sink,
+    interactions: Path | None,
+    policy: _Policy,
+    on_day: Callable[[int], None] | None,
 ) -> IngestSummary:
     summary = IngestSummary(layout="rds")
     products = load_rds_products(source / "products.yaml")
@@ -414,10 +469,7 @@ def _ingest_rds(
         {s.ITEM_ID: [p.id for p in products], s.PRODUCT_DESCRIPTION: [p.description for p in products]},
         schema=s.DESCRIPTIONS_SCHEMA,
     )
-    users_path = next((source / n for n in ("users.json.gz", "users.json") if (source / n).exists()), None)
-    if users_path is None:
-        raise DataValidationError(str(source / "users.json[.gz]"), "file is missing")
-    rds_users = load_rds_users(users_path)
+    rds_users = load_all_rds_users(source)
     users = pa.table(
         {
             s.USER_ID: [str(u.id) for u in rds_users],
@@ -429,9 +481,10 @@ def _ingest_rds(
         },
         schema=s.CANONICAL_USERS_SCHEMA,
     )
-    item_ids, user_ids = items[s.ITEM_ID].combine_chunks(), users[s.USER_ID].combine_chunks()
+    unknown = UnknownIds(items[s.ITEM_ID].combine_chunks(), users[s.USER_ID].combine_chunks(), *policy)
     tables = [
-        read_rds_interactions(p, item_ids, user_ids) for p in _rds_interaction_files(source, interactions)
+        unknown.apply(read_rds_interactions(p), str(p), "ITEM_ID", "USER_ID")
+        for p in _rds_interaction_files(source, interactions)
     ]
     origin: int | None = None
     if tables and sum(len(t) for t in tables):
@@ -446,10 +499,11 @@ def _ingest_rds(
             if on_day is not None:
                 on_day(day)
         summary.interactions = len(events)
+    users = unknown.users_table(users)
     sink.table(s.ITEMS_FILE, items)
     sink.table(s.USERS_FILE, users)
     sink.table(s.DESCRIPTIONS_FILE, descriptions)
-    summary.items, summary.users = len(items), len(users)
+    summary.items, summary.users, summary.unknown = len(items), len(users), unknown.counts()
     sink.manifest({"layout": "rds", "source": str(source), "origin_timestamp": origin, **_counts(summary)})
     return summary
 
@@ -468,17 +522,26 @@ def _counts(summary: IngestSummary) -> dict[str, object]:
         "users": summary.users,
         "interactions": summary.interactions,
         "days": summary.days,
+        **summary.unknown,
     }
 
 
 # --- entry points ----------------------------------------------------------------------------------
+_Policy = tuple[UnknownUsers, UnknownItems]
+
+
 def _run(
-    source: Path, sink: _Sink, layout: Layout, interactions: Path | None, on_day: Callable[[int], None] | None
+    source: Path,
+    sink: _Sink,
+    layout: Layout,
+    interactions: Path | None,
+    policy: _Policy,
+    on_day: Callable[[int], None] | None,
 ) -> IngestSummary:
     chosen = detect_layout(source) if layout == "auto" else layout
     if chosen == "rds":
-        return _ingest_rds(source, sink, interactions, on_day)
-    return _ingest_seed(source, sink, on_day)
+        return _ingest_rds(source, sink, interactions, policy, on_day)
+    return _ingest_seed(source, sink, policy, on_day)
 
 
 def validate(
@@ -486,10 +549,12 @@ def validate(
     *,
     layout: Layout = "auto",
     interactions: Path | None = None,
+    unknown_users: UnknownUsers = "profile-less",
+    unknown_items: UnknownItems = "drop",
     on_day: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Every check `ingest` makes, writing nothing."""
-    return _run(source, _Sink(None), layout, interactions, on_day)
+    return _run(source, _Sink(None), layout, interactions, (unknown_users, unknown_items), on_day)
 
 
 def ingest(
@@ -499,6 +564,8 @@ def ingest(
     layout: Layout = "auto",
     interactions: Path | None = None,
     overwrite: bool = False,
+    unknown_users: UnknownUsers = "profile-less",
+    unknown_items: UnknownItems = "drop",
     on_day: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Validate `source` and write the canonical dataset to `destination`, all or nothing."""
@@ -508,7 +575,7 @@ def ingest(
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.ingest-", dir=destination.parent))
     try:
-        summary = _run(source, _Sink(tmp), layout, interactions, on_day)
+        summary = _run(source, _Sink(tmp), layout, interactions, (unknown_users, unknown_items), on_day)
         swap_into_place(tmp, destination)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

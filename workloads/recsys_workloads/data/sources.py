@@ -17,6 +17,12 @@ from recsys_workloads.spec import SpecModel, StoreUri
 
 if TYPE_CHECKING:
     from recsys_workloads.data.generator import GeneratorConfig
+    from recsys_workloads.data.ingest import IngestSummary
+
+# What ingestion does with an interaction whose user has no profile or whose item is not in the
+# catalog (data/unknown_ids.py); the defaults keep a real shop's logs ingestible.
+UnknownUsers = Literal["profile-less", "reject"]
+UnknownItems = Literal["drop", "reject"]
 
 
 class GeneratorSpec(SpecModel):
@@ -66,6 +72,16 @@ class DataSourcesSpec(SpecModel):
     generator: GeneratorSpec | None = Field(
         None, description="knobs of the synthetic shop (layout generated)"
     )
+    unknown_users: UnknownUsers = Field(
+        "profile-less",
+        description="interactions of a user without a profile: profile-less keeps the user with its "
+        "profile features unknown (as a cold-start user); reject refuses the dataset, naming the row",
+    )
+    unknown_items: UnknownItems = Field(
+        "drop",
+        description="interactions of an item not in the catalog: drop removes those rows (counted in the "
+        "ingest summary and the run's metrics); reject refuses the dataset, naming the row",
+    )
     events_uri: StoreUri | None = Field(
         None,
         description="the event service's offline log (interactions/day=NN/*.parquet, days counted from the "
@@ -81,8 +97,11 @@ class DataSourcesSpec(SpecModel):
         return found
 
 
-def prepare_canonical(sources: DataSourcesSpec, destination: Path, scratch: Path) -> Path:
-    """Generate or ingest into the canonical dataset at `destination` (validated, all or nothing)."""
+def prepare_canonical(sources: DataSourcesSpec, destination: Path, scratch: Path) -> IngestSummary:
+    """Generate or ingest into the canonical dataset at `destination` (validated, all or nothing).
+
+    The summary says what the unknown-id policy kept and dropped (the run's metrics log it).
+    """
     from recsys_workloads.data.generator import generate
     from recsys_workloads.data.ingest import ingest
 
@@ -94,15 +113,22 @@ def prepare_canonical(sources: DataSourcesSpec, destination: Path, scratch: Path
     if sources.layout == "generated":
         shop = scratch / "shop"
         generate((sources.generator or GeneratorSpec()).to_generator_config(), shop)
-        ingest(shop, destination)
+        summary = ingest(shop, destination, unknown_users="reject", unknown_items="reject")  # ours: exact
     elif sources.uri is None or "://" in sources.uri:
         raise ValueError(f"only local folders are ingested here, got {sources.uri!r} (S3: issue 7)")
     else:
         interactions = Path(sources.interactions_uri) if sources.interactions_uri else None
-        ingest(Path(sources.uri), destination, layout=sources.layout, interactions=interactions)
+        summary = ingest(
+            Path(sources.uri),
+            destination,
+            layout=sources.layout,
+            interactions=interactions,
+            unknown_users=sources.unknown_users,
+            unknown_items=sources.unknown_items,
+        )
     if sources.events_uri is not None:
         append_event_log(Path(sources.events_uri), destination)
-    return destination
+    return summary
 
 
 def append_event_log(events: Path, destination: Path) -> int:

@@ -119,9 +119,21 @@ def check_unique(column: pa.Array | pa.ChunkedArray, file: str, name: str) -> No
         raise DataValidationError(file, f"duplicate id {_value(column, second)}", row=second + 1, column=name)
 
 
-def check_known(column: pa.Array | pa.ChunkedArray, known: pa.Array, file: str, name: str, what: str) -> None:
-    """Every non-null id appears in `known` (the ids of the items or users table)."""
+def check_known(
+    column: pa.Array | pa.ChunkedArray,
+    known: pa.Array,
+    file: str,
+    name: str,
+    what: str,
+    among: pa.Array | pa.ChunkedArray | None = None,
+) -> None:
+    """Every non-null id appears in `known` (the ids of the items or users table).
+
+    `among`: only the rows it marks are judged (others are dropped anyway); rows keep the file's numbers.
+    """
     ok = pc.or_(pc.is_in(column, value_set=known), pc.is_null(column))
+    if among is not None:
+        ok = pc.or_(ok, pc.invert(among))
     row = first_false(ok)
     if row is not None:
         raise DataValidationError(file, f"unknown {what} id {_value(column, row)}", row=row + 1, column=name)

@@ -24,7 +24,9 @@ def prepare_data(config: str, dataset: Output[Dataset], summary: Output[Metrics]
 
     parsed = PipelineConfig.from_argument(config)
     with timed("prepare_data"), tempfile.TemporaryDirectory(prefix="prepare-data-") as scratch:
-        prepare_canonical(parsed.data_sources, Path(dataset.path), Path(scratch))
+        prepared = prepare_canonical(parsed.data_sources, Path(dataset.path), Path(scratch))
+    for name, count in prepared.unknown.items():  # what the unknown-id policy kept and dropped
+        summary.log_metric(name, count)
     stats = compute_stats(Path(dataset.path))
     summary.log_metric("users", stats.users)
     summary.log_metric("items", stats.items)

@@ -27,6 +27,7 @@ class IncrementalOutputs(NamedTuple):
     report: Markdown
     accepted: bool
     version: int  # the published version, or 0 (training.NO_VERSION) when the gate refused it
+    data: Metrics  # prepare_data's counts: read, kept without a profile, dropped
 
 
 @dsl.pipeline(
@@ -48,6 +49,7 @@ def incremental_pipeline(config: str) -> IncrementalOutputs:
         run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         metrics=tuned.outputs["metrics"],
         report=tuned.outputs["report"],
+        data=data.outputs["summary"],
         version=version,
         accepted=tuned.outputs["Output"],
     )
@@ -57,4 +59,5 @@ def incremental_pipeline(config: str) -> IncrementalOutputs:
         report=tuned.outputs["report"],
         accepted=tuned.outputs["Output"],
         version=version,
+        data=data.outputs["summary"],
     )

@@ -30,6 +30,7 @@ class InitialOutputs(NamedTuple):
     metrics: Metrics
     report: Markdown
     version: int
+    data: Metrics  # prepare_data's counts: read, kept without a profile, dropped
 
 
 @dsl.pipeline(name="recsys-initial", description="Train, evaluate and publish a first model version.")
@@ -58,6 +59,7 @@ def initial_pipeline(config: str) -> InitialOutputs:
         run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         metrics=evaluated.outputs["metrics"],
         report=evaluated.outputs["report"],
+        data=data.outputs["summary"],
         version=exported.output,
     )
     uncached(
@@ -76,5 +78,8 @@ def initial_pipeline(config: str) -> InitialOutputs:
         recorded,
     )
     return InitialOutputs(
-        metrics=evaluated.outputs["metrics"], report=evaluated.outputs["report"], version=exported.output
+        metrics=evaluated.outputs["metrics"],
+        report=evaluated.outputs["report"],
+        version=exported.output,
+        data=data.outputs["summary"],
     )

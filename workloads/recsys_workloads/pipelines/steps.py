@@ -254,8 +254,12 @@ def run_outputs(
     report_uri: str,
     version: int,
     accepted: bool | None = None,
+    data: tuple[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, object]:
-    """The shape `RunStatus.outputs` has with the local runner: artifacts as uri + metadata."""
+    """The shape `RunStatus.outputs` has with the local runner: artifacts as uri + metadata.
+
+    `data`: the data step's summary (uri, metadata): counts read, kept and dropped.
+    """
     outputs: dict[str, object] = {
         "metrics": {"uri": metrics_uri, "metadata": dict(metrics)},
         "report": {"uri": report_uri, "metadata": {}},
@@ -263,4 +267,6 @@ def run_outputs(
     }
     if accepted is not None:
         outputs["accepted"] = bool(accepted)
+    if data is not None:
+        outputs["data"] = {"uri": data[0], "metadata": dict(data[1])}
     return outputs

@@ -250,6 +250,7 @@ def record_outputs(
     metrics: Input[Metrics],
     report: Input[Markdown],
     version: int,
+    data: Input[Metrics],
     accepted: Optional[bool] = None,  # noqa: UP045 (kfp 2.17 does not read `bool | None`)
 ) -> None:
     """The run's outputs as one JSON document in the artifact store, keyed by the KFP run id.
@@ -264,6 +265,8 @@ def record_outputs(
     from recsys_workloads.pipelines.steps import outputs_uri, run_outputs
 
     parsed = PipelineConfig.from_argument(config)
-    document = run_outputs(metrics.uri, metrics.metadata, report.uri, version, accepted)
+    document = run_outputs(
+        metrics.uri, metrics.metadata, report.uri, version, accepted, data=(data.uri, data.metadata)
+    )
     target = store.write_text(outputs_uri(parsed, run_id), json.dumps(document, indent=2, sort_keys=True))
     print(f"[record_outputs] {target}", flush=True)
