@@ -38,7 +38,7 @@ TINY = {
         "twoTower": {"epochs": 1},
         "dlrm": {"epochs": 1},
         "embeddings": {"textModel": ""},
-        "fineTune": {"regressionTolerance": 1.0},
+        "fineTune": {"regressionTolerance": 1.0, "minEvalQueries": 1},
     },
     "reranking": {"numItems": 8, "maxPerCategory": 4},
     "capacity": {"provider": "none"},

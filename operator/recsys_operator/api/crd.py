@@ -179,9 +179,11 @@ def training_run_crd() -> dict[str, Any]:
         {"name": "State", "type": "string", "jsonPath": ".status.state"},
         {"name": "Recall@K", "type": "number", "jsonPath": ".status.metrics.recallAtK"},
         {"name": "AUC", "type": "number", "jsonPath": ".status.metrics.auc"},
-        {"name": "Dropped", "type": "integer", "jsonPath": ".status.data.droppedInteractions", "priority": 1},
+        {"name": "Queries", "type": "integer", "jsonPath": ".status.metrics.queries"},
+        _condition_column(tr.SUCCEEDED, "reason", "Outcome"),
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         {"name": "Run", "type": "string", "jsonPath": ".status.kfpRunId", "priority": 1},
+        {"name": "Dropped", "type": "integer", "jsonPath": ".status.data.droppedInteractions", "priority": 1},
         _condition_column(tr.SUCCEEDED, "message", "Message", priority=1),
     ]
     schema = _resource_schema(

@@ -58,6 +58,13 @@ class TrainingMetrics(SpecModel):
     ndcg_at_k: float | None = None
     auc: float | None = Field(None, description="ranker AUC on held-out days")
     logloss: float | None = None
+    queries: int | None = Field(
+        None, description="held-out queries the metrics average over: a handful of them decide nothing"
+    )
+    serving_recall_at_k: float | None = Field(
+        None, description="incremental runs: the serving version's recall@k on the same queries"
+    )
+    serving_auc: float | None = Field(None, description="incremental runs: the serving version's AUC")
 
 
 class DataSummary(SpecModel):

@@ -348,11 +348,16 @@ class LocalSystem:
             message = conditions.get("Failed", {}).get("message", "")
             log = runner.run_dir(status["kfpRunId"]) / "run.log"
             raise LocalModeError(f"TrainingRun {name} {status.get('state')}: {message} (log: {log})")
-        metrics = ", ".join(
-            f"{k} {v:.3f}" for k, v in (status.get("metrics") or {}).items() if isinstance(v, float)
-        )
+        measured = status.get("metrics") or {}
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in measured.items() if isinstance(v, float))
+        if "queries" in measured:
+            metrics += f" on {measured['queries']} held-out queries"
         versions = status.get("modelVersions") or {}
-        produced = f"version {versions['homepage']}" if versions else "no new version (did not pass the gate)"
+        succeeded: dict[str, Any] = next(
+            (c for c in status.get("conditions", []) if c["type"] == "Succeeded"), {}
+        )
+        gate = f"{succeeded.get('reason')}: {succeeded.get('message')}"
+        produced = f"version {versions['homepage']}" if versions else f"no new version ({gate})"
         self.console.print(f"[green]TrainingRun {name} succeeded[/]: {produced}; {metrics}")
 
     # -- serving --

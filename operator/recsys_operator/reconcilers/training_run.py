@@ -23,6 +23,7 @@ from recsys_operator.api.training_run import DataSummary, TrainingMetrics, Train
 from recsys_operator.manifests import training_job
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import ENSEMBLE
+from recsys_workloads.models.gate import verdict_from_metrics
 from recsys_workloads.pipelines.config import OnlineWarmup, PipelineConfig, Toleration, apply_overrides
 from recsys_workloads.pipelines.runner import (
     PipelineRunner,
@@ -76,6 +77,16 @@ def _conditions(status: Mapping[str, Any]) -> list[Condition]:
     return [Condition.model_validate(c) for c in status.get("conditions") or []]
 
 
+def succeeded_reason(run: RunStatus) -> tuple[str, str]:
+    """RunSucceeded, or the incremental gate's reason (Promoted, TooLittleEvidence, Regressed) in numbers."""
+    metrics = run.outputs.get("metrics")
+    metadata = metrics.get("metadata") if isinstance(metrics, dict) else None
+    verdict = verdict_from_metrics(metadata) if isinstance(metadata, dict) else None
+    if verdict is None:
+        return "RunSucceeded", ""
+    return verdict.reason, verdict.message
+
+
 def state_conditions(current: list[Condition], run: RunStatus, generation: int) -> list[Condition]:
     """Created/Running/Succeeded/Failed from a run's state (Kubernetes Job-like)."""
     conditions = set_condition(current, tr.CREATED, "True", "Submitted", f"run {run.run_id}", generation)
@@ -89,7 +100,8 @@ def state_conditions(current: list[Condition], run: RunStatus, generation: int) 
         generation,
     )
     if run.state == "SUCCEEDED":
-        conditions = set_condition(conditions, tr.SUCCEEDED, "True", "RunSucceeded", "", generation)
+        reason, message = succeeded_reason(run)
+        conditions = set_condition(conditions, tr.SUCCEEDED, "True", reason, message, generation)
         conditions = set_condition(conditions, tr.FAILED, "False", "RunSucceeded", "", generation)
     elif run.state in ("FAILED", "CANCELED"):
         reason = "RunFailed" if run.state == "FAILED" else "RunCanceled"
@@ -200,6 +212,8 @@ def run_outputs(run: RunStatus) -> dict[str, Any]:
     if isinstance(metrics, dict) and isinstance(metrics.get("metadata"), dict):
         known = TrainingMetrics.model_fields
         values = {k: v for k, v in metrics["metadata"].items() if k in known}
+        if "queries" in values:
+            values["queries"] = int(values["queries"])
         out["metrics"] = TrainingMetrics.model_validate(values).to_spec()
     data = run.outputs.get("data")
     if isinstance(data, dict) and isinstance(data.get("metadata"), dict):

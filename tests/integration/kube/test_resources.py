@@ -90,7 +90,23 @@ def test_printer_columns_show_status_written_through_the_status_subresource(
         namespace,
         TR,
         "homepage-incremental-manual",
-        {"status": {"state": "SUCCEEDED", "kfpRunId": "run-42", "metrics": {"recallAtK": 0.31, "auc": 0.78}}},
+        {
+            "status": {
+                "state": "SUCCEEDED",
+                "kfpRunId": "run-42",
+                "metrics": {"recallAtK": 0.31, "auc": 0.78, "queries": 3},
+                "data": {"droppedInteractions": 12},
+                "conditions": [
+                    {
+                        "type": "Succeeded",
+                        "status": "True",
+                        "reason": "TooLittleEvidence",
+                        "message": "evaluated on 3 held-out queries",
+                        "lastTransitionTime": "2026-01-02T03:04:05Z",
+                    }
+                ],
+            }
+        },
     )
 
     header, row = _table(kube_cluster.kubectl("get", "recsys", "-o", "wide", "-n", namespace).stdout)
@@ -104,11 +120,22 @@ def test_printer_columns_show_status_written_through_the_status_subresource(
     assert cells["MESSAGE"] == "building the FAISS index"
 
     header, row = _table(kube_cluster.kubectl("get", "tr", "-o", "wide", "-n", namespace).stdout)
-    assert header[:7] == ["NAME", "RECOMMENDER", "TYPE", "STATE", "RECALL@K", "AUC", "AGE"]
+    assert header[:9] == [
+        "NAME",
+        "RECOMMENDER",
+        "TYPE",
+        "STATE",
+        "RECALL@K",
+        "AUC",
+        "QUERIES",
+        "OUTCOME",
+        "AGE",
+    ]
     cells = dict(zip(header, row, strict=False))
     assert (cells["RECOMMENDER"], cells["TYPE"], cells["STATE"]) == ("homepage", "Incremental", "SUCCEEDED")
-    assert (cells["RECALL@K"], cells["AUC"]) == ("0.31", "0.78")
-    assert cells["RUN"] == "run-42"
+    assert (cells["RECALL@K"], cells["AUC"], cells["QUERIES"]) == ("0.31", "0.78", "3")
+    assert cells["OUTCOME"] == "TooLittleEvidence"  # a 3-query evaluation decided nothing
+    assert (cells["RUN"], cells["DROPPED"]) == ("run-42", "12")
 
     # Both kinds in one command, as an operator's user types it.
     both = kube_cluster.kubectl("get", "recsys,tr", "-o", "wide", "-n", namespace).stdout

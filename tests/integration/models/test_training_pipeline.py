@@ -15,7 +15,13 @@ from recsys_workloads.features.vocabulary import OOV_INDEX
 from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.index.item_index import ItemIndex
 from recsys_workloads.models import artifacts, blend, dlrm, two_tower
-from recsys_workloads.models.config import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
+from recsys_workloads.models.config import (
+    DlrmConfig,
+    EmbeddingConfig,
+    FineTuneConfig,
+    ModelsConfig,
+    TwoTowerConfig,
+)
 from recsys_workloads.models.export import export_version
 from recsys_workloads.models.onnx_runner import OnnxModel
 from recsys_workloads.models.pipeline import VersionSummary, finetune_version, train_version
@@ -27,6 +33,7 @@ CONFIG = ModelsConfig(
     two_tower=TwoTowerConfig(epochs=3),
     dlrm=DlrmConfig(epochs=1),
     embeddings=EmbeddingConfig(text_model="", image_model=""),  # encoders: test_multimodal_embeddings
+    fine_tune=FineTuneConfig(min_eval_queries=1),  # the held-out day of a small shop
 )
 TRAIN_DAYS = list(range(DAYS - 2))
 NEW_DAY = DAYS - 2
@@ -199,3 +206,18 @@ def test_onnx_exports_score_like_the_keras_models(finetuned: VersionSummary) -> 
     served = OnnxModel(paths["dlrm_ranking"])(features).reshape(-1)
     np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-7)
     assert np.array_equal(np.argsort(-served, kind="stable")[:10], np.argsort(-expected, kind="stable")[:10])
+
+
+def test_a_finetune_with_too_few_held_out_queries_is_not_promoted_and_says_so(
+    initial: VersionSummary, finetuned: VersionSummary, shop: Path
+) -> None:
+    strict = CONFIG.model_copy(update={"fine_tune": FineTuneConfig(min_eval_queries=1_000_000)})
+    out = initial.output.parent / "2-strict"
+    refused = finetune_version(initial.output, shop, [NEW_DAY], out, strict)
+    queries = refused.evaluation.gate_inputs().queries
+    assert 0 < queries < 1_000_000 and queries == finetuned.evaluation.gate_inputs().queries
+    assert refused.verdict is not None and refused.verdict.reason == "TooLittleEvidence"
+    assert not refused.accepted and not out.exists()  # nothing written: the serving version stays
+    assert f"evaluated on {queries} held-out queries" in refused.verdict.message
+    # the serving version was measured on the same queries, so the numbers can be compared
+    assert refused.serving is not None and refused.serving.gate_inputs().queries == queries

@@ -32,7 +32,8 @@ TINY_MODELS = {
         "negativesPerPositive": 2,
     },
     "embeddings": {"textModel": "", "imageModel": "", "reducedDim": 4},
-    "fineTune": {"regressionTolerance": 1.0},  # tiny data is noisy: this test checks the wiring
+    # tiny data is noisy and small: this test checks the wiring (the gate: tests/unit/models/test_gate.py)
+    "fineTune": {"regressionTolerance": 1.0, "minEvalQueries": 1},
 }
 GENERATOR = {"users": 150, "items": 120, "interactions": 3_000, "days": 4, "images": False}
 # SQLite online store: no server needed; text + image embeddings are 4 + 4 floats

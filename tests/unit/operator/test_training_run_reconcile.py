@@ -333,3 +333,30 @@ def test_a_hand_made_run_is_adopted_by_its_recommender_once() -> None:
         {"apiVersion": "recsys.io/v1alpha1", "kind": "RecommenderSystem", "name": "homepage", "uid": "rs-1"},
     ]
     assert adopted_owner_references({"metadata": {"ownerReferences": refs}}, parent) is None
+
+
+@pytest.mark.parametrize(
+    ("queries", "recall", "reason", "phrase"),
+    [
+        (1.0, 1.0, "TooLittleEvidence", "evaluated on 1 held-out queries"),
+        (900.0, 0.20, "Regressed", "recall@100 0.200 vs serving 0.400"),
+    ],
+)
+def test_a_refused_incremental_run_succeeds_with_the_gates_reason_and_numbers(
+    queries: float, recall: float, reason: str, phrase: str
+) -> None:
+    runner = ScriptedRunner()
+    first = reconcile(_body(), PARENT, runner)
+    run_id = first["kfpRunId"]
+    runner.states[run_id] += ["SUCCEEDED"]
+    logged = {
+        "k": 100.0, "recall_at_k": recall, "auc": 1.0, "queries": queries, "accepted": 0.0,
+        "serving_recall_at_k": 0.40, "serving_auc": 0.80, "min_queries": 200.0, "tolerance": 0.01,
+    }  # fmt: skip
+    runner.outputs[run_id] = {"metrics": {"path": "/x", "metadata": logged}, "accepted": False, "version": 0}
+    status = reconcile(_body(status=first), PARENT, runner)
+    succeeded = _condition(status, "Succeeded")
+    assert (succeeded["status"], succeeded["reason"]) == ("True", reason)
+    assert phrase in succeeded["message"] and "the serving version stays" in succeeded["message"]
+    assert status["metrics"]["queries"] == int(queries) and status["metrics"]["servingRecallAtK"] == 0.40
+    assert "modelVersions" not in status

@@ -67,13 +67,14 @@ def test_step_timings_come_back_from_the_progress_log(capsys: pytest.CaptureFixt
 
 def test_headline_metrics_are_the_two_tower_on_all_users_and_the_ranker() -> None:
     rows = [
-        {"method": m, "segment": s, "recall@100": r, "ndcg@100": r / 2}
+        {"method": m, "segment": s, "recall@100": r, "ndcg@100": r / 2, "queries": 40 if s == "all" else 5}
         for m, r in (("popularity", 0.1), ("two_tower", 0.4), ("two_tower+dlrm", 0.5))
         for s in ("all", "new")
     ]
     metrics = headline_metrics({"retrieval": rows, "ranking": {"auc": 0.8, "logloss": 0.4}})
     assert metrics["recall_at_k"] == 0.4 and metrics["ndcg_at_k"] == 0.2 and metrics["k"] == 100
     assert metrics["popularity_recall_at_k"] == 0.1 and metrics["auc"] == 0.8
+    assert metrics["queries"] == 40  # how much the numbers above can be trusted
 
 
 def test_task_walls_pair_each_tasks_start_and_finish_in_the_kfp_local_log() -> None:

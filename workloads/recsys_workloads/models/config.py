@@ -109,6 +109,13 @@ class FineTuneConfig(_Spec):
     regression_tolerance: float = Field(
         0.01, ge=0, le=1, description="largest allowed drop of recall@k / AUC before a version is rejected"
     )
+    min_eval_queries: int = Field(
+        200,
+        ge=1,
+        le=1_000_000,
+        description="held-out queries the gate needs before it may promote: with fewer, metrics are noise "
+        "(one query scores recall 0 or 1) and the serving version stays",
+    )
 
 
 class ModelsConfig(_Spec):

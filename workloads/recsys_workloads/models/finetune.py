@@ -1,4 +1,4 @@
-"""Incremental fine-tuning: new days + replay, frozen candidate tower, non-regression gate."""
+"""Incremental fine-tuning: new days + replay, frozen candidate tower (the gate: models/gate.py)."""
 
 from __future__ import annotations
 
@@ -73,8 +73,3 @@ def finetune_dlrm(
         cold_start=cold_start,
         seed=seed,
     )
-
-
-def passes_gate(before: Mapping[str, float], after: Mapping[str, float], tolerance: float) -> bool:
-    """Higher-is-better metrics: a new version may lose at most `tolerance` (absolute) on each."""
-    return all(after[name] >= before[name] - tolerance for name in before)

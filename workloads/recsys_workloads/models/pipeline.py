@@ -54,6 +54,7 @@ from recsys_workloads.models.config import ModelsConfig
 if TYPE_CHECKING:
     from recsys_workloads.models import two_tower
     from recsys_workloads.models.blend import ScoreBlend
+    from recsys_workloads.models.gate import GateInputs, GateVerdict
 
 Content = Mapping[str, npt.NDArray[np.float32]]
 Blend = tuple[npt.NDArray[np.float64], "ScoreBlend"]  # (item-id log prior, fitted weights)
@@ -99,6 +100,14 @@ class Evaluation:
     def metric(self, method: str, name: str, segment: str = "all") -> float:
         return float(
             next(r[name] for r in self.retrieval if r["method"] == method and r["segment"] == segment)
+        )
+
+    def gate_inputs(self) -> GateInputs:
+        """What the incremental gate compares: recall@100 and AUC, and the queries they average over."""
+        return GateInputs(
+            recall_at_k=self.metric("two_tower", "recall@100"),
+            auc=float(self.ranking["auc"]),
+            queries=int(self.metric("two_tower", "queries")),
         )
 
 
@@ -265,6 +274,8 @@ class VersionSummary:
     evaluation: Evaluation
     throughput: dict[str, float]
     accepted: bool = True
+    verdict: GateVerdict | None = None  # incremental runs: the gate's reason, in numbers
+    serving: Evaluation | None = None  # incremental runs: the serving version on the same queries
 
 
 def _update_manifest(output: Path, changes: Mapping[str, Any]) -> None:
@@ -489,9 +500,9 @@ def finetune_version(
     from recsys_workloads.models.finetune import (
         finetune_dlrm,
         finetune_query_tower,
-        passes_gate,
         replay_sample,
     )
+    from recsys_workloads.models.gate import gate_verdict
 
     shop = Shop.load(dataset)
     eval_day = eval_day if eval_day is not None else shop.days[-1]
@@ -538,11 +549,8 @@ def finetune_version(
     )
     after = evaluate_models(tower, ranker, (log_prior, weights))
 
-    accepted = passes_gate(
-        {"recall@100": before.metric("two_tower", "recall@100"), "auc": before.ranking["auc"]},
-        {"recall@100": after.metric("two_tower", "recall@100"), "auc": after.ranking["auc"]},
-        config.fine_tune.regression_tolerance,
-    )
+    verdict = gate_verdict(before.gate_inputs(), after.gate_inputs(), config.fine_tune)
+    accepted = verdict.accepted
     throughput = {"two_tower": tt.examples_per_second, "dlrm": rk.examples_per_second}
     if accepted:
         output.mkdir(parents=True, exist_ok=True)
@@ -575,4 +583,4 @@ def finetune_version(
                 "finished_at": time.time(),
             },
         )
-    return VersionSummary(output, after, throughput, accepted)
+    return VersionSummary(output, after, throughput, accepted, verdict, before)

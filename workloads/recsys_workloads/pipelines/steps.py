@@ -240,6 +240,7 @@ def headline_metrics(report: Mapping[str, Any], k: int = 100) -> dict[str, float
         "popularity_recall_at_k": retrieval("popularity", f"recall@{k}"),
         "auc": float(report["ranking"]["auc"]),
         "logloss": float(report["ranking"]["logloss"]),
+        "queries": retrieval("two_tower", "queries"),
     }
 
 

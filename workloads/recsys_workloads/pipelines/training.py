@@ -183,6 +183,7 @@ def fine_tune(
     from pathlib import Path
 
     from recsys_workloads.models import artifacts
+    from recsys_workloads.models.gate import gate_metrics
     from recsys_workloads.models.pipeline import Shop, finetune_version
     from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import (
@@ -206,9 +207,14 @@ def fine_tune(
         evaluation = {"retrieval": summary.evaluation.retrieval, "ranking": summary.evaluation.ranking}
         for name, value in headline_metrics(evaluation).items():
             metrics.log_metric(name, value)
+        assert summary.verdict is not None and summary.serving is not None  # an incremental run has both
+        serving = summary.serving.gate_inputs()
+        gate = gate_metrics(serving, summary.evaluation.gate_inputs(), parsed.models.fine_tune)
+        for name, value in gate.items():
+            metrics.log_metric(name, value)
         metrics.log_metric("accepted", float(summary.accepted))
         report_md = Path(version.path) / artifacts.EVALUATION_DIR / "report.md"
-        verdict = "accepted" if summary.accepted else "rejected: regressed beyond the tolerance"
+        verdict = f"{summary.verdict.reason}: {summary.verdict.message}"
         body = report_md.read_text() if report_md.exists() else ""
         Path(report.path).write_text(f"# Fine-tuned from version {number}: {verdict}\n\n{body}")
         print(f"[fine_tune] {verdict}", flush=True)
