@@ -50,11 +50,11 @@ from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.index.item_index import ItemIndex
 from recsys_workloads.models import artifacts
 from recsys_workloads.models.config import ModelsConfig
+from recsys_workloads.models.gate import GateInputs, GateVerdict, gate_verdict
 
 if TYPE_CHECKING:
     from recsys_workloads.models import two_tower
     from recsys_workloads.models.blend import ScoreBlend
-    from recsys_workloads.models.gate import GateInputs, GateVerdict
 
 Content = Mapping[str, npt.NDArray[np.float32]]
 Blend = tuple[npt.NDArray[np.float64], "ScoreBlend"]  # (item-id log prior, fitted weights)
@@ -502,7 +502,6 @@ def finetune_version(
         finetune_query_tower,
         replay_sample,
     )
-    from recsys_workloads.models.gate import gate_verdict
 
     shop = Shop.load(dataset)
     eval_day = eval_day if eval_day is not None else shop.days[-1]
