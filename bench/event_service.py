@@ -1,4 +1,4 @@
-"""Benchmark of the event service and of item feature lookups (Feast online vs an in-memory cache).
+"""Benchmark of the event service and of feature lookups (Feast online vs the in-memory caches serving uses).
 
 Run: `python bench/event_service.py` (starts its own redis-server and the service, as a
 uvicorn subprocess, on free loopback ports; stops by itself). Client threads keep one
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
@@ -29,6 +30,8 @@ from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest
 from recsys_workloads.events.client import EventClient
 from recsys_workloads.events.config import EventServiceConfig
+from recsys_workloads.features.tables import load_users
+from recsys_workloads.models import artifacts
 from recsys_workloads.online import keys
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import PopularityConfig, era_of
@@ -36,6 +39,7 @@ from recsys_workloads.online.seen_filter import make_seen_filter
 from recsys_workloads.runtime import toolchain
 from recsys_workloads.runtime.ports import free_port, port_is_open
 from recsys_workloads.runtime.redis_server import RedisServer
+from recsys_workloads.serving.user_lookup import UserProfiles
 
 console = Console()
 
@@ -135,19 +139,31 @@ def event_to_visible(port: int, redis_url: str, items: list[str], rounds: int) -
     return {"post": post_ms, "visible": visible_ms}
 
 
-def item_lookups(
-    dataset: Path, workdir: Path, redis_port: int, n_items: int, repeat: int
-) -> dict[str, list[float]]:
-    """Feast `get_online_features` for `n_items` items vs indexing NumPy arrays by an id -> row map."""
-    items = pq.read_table(dataset / s.ITEMS_FILE)
-    ids = items.column(s.ITEM_ID).to_pylist()
-    dim = 64
-    vectors = np.random.default_rng(0).standard_normal((len(ids), dim)).astype(np.float32)
+def feast_store(
+    dataset: Path, workdir: Path, redis_port: int, ids: list[str], vectors: npt.NDArray[np.float32]
+) -> Any:
+    """The shop's feature tables applied and materialised into the bench's redis-server."""
     config = fs.local_config("127.0.0.1", redis_port, workdir / "features", workdir / "repo" / "registry.db")
     as_of = dt.datetime.now(dt.UTC)
     fs.build_feature_tables(dataset, workdir / "features", as_of, config, (ids, vectors))
     store = fs.apply(workdir / "repo", config)
     fs.materialize(store, as_of + dt.timedelta(seconds=1), config)
+    return store
+
+
+def feature_lookups(
+    dataset: Path, workdir: Path, redis_port: int, n_items: int, repeat: int
+) -> dict[str, list[float]]:
+    """Feast `get_online_features` vs the in-memory caches serving uses, for items and for one user.
+
+    Items: `n_items` per draw vs indexing NumPy arrays by an id -> row map. User profile (age,
+    gender; what step 2 reads per request): Feast vs `UserProfiles.get` on the version's sorted ids.
+    """
+    items = pq.read_table(dataset / s.ITEMS_FILE)
+    ids = items.column(s.ITEM_ID).to_pylist()
+    dim = 64
+    vectors = np.random.default_rng(0).standard_normal((len(ids), dim)).astype(np.float32)
+    store = feast_store(dataset, workdir, redis_port, ids, vectors)
     refs = [
         "item_attributes:category_l1",
         "item_attributes:price",
@@ -174,7 +190,22 @@ def item_lookups(
         index = np.fromiter((row_of[i] for i in wanted), np.int64, len(wanted))
         _ = (categories[index], prices[index], vectors[index])
         cache_ms.append((time.perf_counter() - started) * 1e3)
-    return {"feast": feast_ms, "cache": cache_ms}
+
+    users = load_users(dataset)
+    artifacts.save_users(workdir / artifacts.USERS_FILE, users.user_ids, users.age, users.gender)
+    profiles = UserProfiles.load(workdir)
+    asked = [str(u) for u in rng.choice(users.user_ids, repeat * 4)]
+    feast_user_ms, profile_ms = [], []
+    for user in asked:
+        started = time.perf_counter()
+        row = fs.online_features(store, ["user_profile:age", "user_profile:gender"], [{"user_id": user}])
+        feast_user_ms.append((time.perf_counter() - started) * 1e3)
+        started = time.perf_counter()
+        age, gender = profiles.get(user)
+        profile_ms.append((time.perf_counter() - started) * 1e3)
+        if row["gender"] != [gender]:
+            raise RuntimeError(f"Feast and users.npz disagree on user {user}: {row} vs {age}, {gender}")
+    return {"feast": feast_ms, "cache": cache_ms, "feast_user": feast_user_ms, "profiles": profile_ms}
 
 
 def main() -> None:
@@ -186,6 +217,7 @@ def main() -> None:
     parser.add_argument("--visible-rounds", type=int, default=300)
     parser.add_argument("--items", type=int, default=300, help="items per feature lookup")
     parser.add_argument("--skip-feast", action="store_true")
+    parser.add_argument("--only-lookups", action="store_true", help="skip the event-service load")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
@@ -205,16 +237,26 @@ def main() -> None:
                 def batched(n: int) -> dict[str, Any]:
                     return {"events": [single(1_000_000 + n * args.batch + i) for i in range(args.batch)]}
 
-                one = load(port, args.requests, args.clients, single, 1)
-                many = load(port, args.batches, args.clients, batched, args.batch)
-                visible = event_to_visible(port, valkey.url, ids, args.visible_rounds)
+                if not args.only_lookups:
+                    one = load(port, args.requests, args.clients, single, 1)
+                    many = load(port, args.batches, args.clients, batched, args.batch)
+                    visible = event_to_visible(port, valkey.url, ids, args.visible_rounds)
             finally:
                 process.terminate()
                 process.wait(30)
             lookups = (
-                None if args.skip_feast else item_lookups(work / "shop", work, valkey.port, args.items, 50)
+                None if args.skip_feast else feature_lookups(work / "shop", work, valkey.port, args.items, 50)
             )
 
+    if not args.only_lookups:
+        report_events(args, one, many, visible)
+    if lookups:
+        report_lookups(args.items, lookups)
+
+
+def report_events(
+    args: argparse.Namespace, one: dict[str, float], many: dict[str, float], visible: dict[str, list[float]]
+) -> None:
     table = Table(title=f"Event service ({args.clients} concurrent clients, WAL fsync per request)")
     for column in ("posts", "requests", "events/s", "p50 ms", "p99 ms"):
         table.add_column(column, justify="right")
@@ -235,14 +277,21 @@ def main() -> None:
             f"{max(visible[name]):.2f}",
         )
     console.print(v)
-    if lookups:
-        t = Table(title=f"Item features for {args.items} items (median of 50)")
+
+
+def report_lookups(n_items: int, lookups: dict[str, list[float]]) -> None:
+    for title, pair in (
+        (f"Item features for {n_items} items (50 draws)", (("feast", "Feast get_online_features (Redis)"), ("cache", "NumPy cache"))),
+        ("One user's age and gender (200 users)", (("feast_user", "Feast get_online_features (Redis)"), ("profiles", "UserProfiles.get (users.npz)"))),
+    ):  # fmt: skip
+        t = Table(title=title)
         for column in ("source", "p50 ms", "p99 ms"):
             t.add_column(column, justify="right")
-        for name, label in (("feast", "Feast get_online_features (Redis)"), ("cache", "NumPy cache")):
-            t.add_row(label, f"{pct(lookups[name], 50):.3f}", f"{pct(lookups[name], 99):.3f}")
+        for name, label in pair:
+            t.add_row(label, f"{pct(lookups[name], 50):.4f}", f"{pct(lookups[name], 99):.4f}")
         console.print(t)
-        console.print(f"speed-up: {pct(lookups['feast'], 50) / pct(lookups['cache'], 50):,.0f}x")
+        (slow, _), (fast, _) = pair
+        console.print(f"speed-up: {pct(lookups[slow], 50) / pct(lookups[fast], 50):,.0f}x")
 
 
 if __name__ == "__main__":

@@ -282,15 +282,23 @@ def build_feature_tables(
     category = dict(
         zip(items.column(s.ITEM_ID).to_pylist(), items.column(s.CATEGORY_L1).to_pylist(), strict=True)
     )
-    events = events.append_column(
-        s.CATEGORY_L1, pa.array([category.get(i) for i in events.column(s.ITEM_ID).to_pylist()], pa.string())
-    )
 
     def write(name: str, table: pa.Table) -> None:
         n = table.num_rows
         pq.write_table(table.append_column(EVENT_TIMESTAMP, pa.repeat(stamp, n)), out / f"{name}.parquet")
 
-    top = _top_category(events)
+    from recsys_workloads.features.history import user_history
+    from recsys_workloads.online.keys import RECENT_KEPT
+
+    history = user_history(
+        np.array(events.column(s.USER_ID).to_pylist(), dtype=object),
+        np.array(events.column(s.ITEM_ID).to_pylist(), dtype=object),
+        events.column(s.TIMESTAMP).to_numpy().astype(np.int64),
+        category,
+        config.recent_items,
+        kept=max(config.recent_items, RECENT_KEPT),
+    )  # the online definition (features.history); Feast's ttl_days ages it out
+    top = history.top_category
     user_ids = users.column(s.USER_ID).to_pylist()
     write(
         USER_PROFILE,
@@ -303,13 +311,13 @@ def build_feature_tables(
             }
         ),
     )
-    recent = _recent_items(events, config.recent_items)
+    recent = history.recent_items
     write(
         USER_RECENT_ITEMS,
         pa.table(
             {
                 "user_id": pa.array(list(recent), pa.string()),
-                "recent_items": pa.array(list(recent.values()), pa.list_(pa.string())),
+                "recent_items": pa.array([list(v) for v in recent.values()], pa.list_(pa.string())),
             }
         ),
     )
@@ -339,30 +347,6 @@ def build_feature_tables(
         )
         written.append(ITEM_EMBEDDINGS)
     return written
-
-
-def _top_category(events: Any) -> dict[str, str]:
-    """Most frequent category per user; ties go to the alphabetically first (deterministic)."""
-    counts = events.group_by(["user_id", "category_l1"]).aggregate([("item_id", "count")])
-    columns = (counts.column(c).to_pylist() for c in ("user_id", "category_l1", "item_id_count"))
-    best: dict[str, tuple[int, str]] = {}
-    for user, cat, n in zip(*columns, strict=True):
-        if cat is not None and (user not in best or (-n, cat) < best[user]):
-            best[user] = (-n, cat)
-    return {user: cat for user, (_, cat) in best.items()}
-
-
-def _recent_items(events: Any, n: int) -> dict[str, list[str]]:
-    """Last `n` distinct items per user, newest first."""
-    order = events.sort_by([("user_id", "ascending"), ("timestamp", "descending")])
-    recent: dict[str, list[str]] = {}
-    for user, item in zip(
-        order.column("user_id").to_pylist(), order.column("item_id").to_pylist(), strict=True
-    ):
-        items = recent.setdefault(user, [])
-        if len(items) < n and item not in items:
-            items.append(item)
-    return recent
 
 
 def _popularity(items: Any, events: Any) -> Any:

@@ -68,6 +68,7 @@ def pipeline_config(
         gpu=parent.training.gpu,
         tolerations=[GPU_TOLERATION] if parent.training.gpu else [],
         model_volume_claim=storage.model_volume_claim,
+        history_memory_days=parent.filtering.window_days,
         online=online if run.type == "Initial" else None,
     )
     return apply_overrides(config, run.parameters, start=run.data_window.start, end=run.data_window.end)

@@ -20,6 +20,8 @@ from recsys_workloads import feature_store as fs
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest, open_interactions
+from recsys_workloads.online.keys import RECENT_KEPT
+from recsys_workloads.online.top_category import top_category
 from recsys_workloads.runtime import toolchain
 from recsys_workloads.runtime.redis_server import RedisServer
 
@@ -96,8 +98,12 @@ def test_a_user_gets_profile_top_category_and_recent_items_online(shop: Shop) ->
 
     assert got["age"] == [profile[s.AGE]] and got["gender"] == [profile[s.GENDER]]
     items = {i[s.ITEM_ID]: i for i in pq.read_table(shop.dataset / s.ITEMS_FILE).to_pylist()}
-    category_counts = Counter(items[e[s.ITEM_ID]][s.CATEGORY_L1] for e in mine)
-    assert category_counts[got["top_category"][0]] == max(category_counts.values())
+    # the online rule (features.history): the top category among the RECENT_KEPT newest distinct items
+    last: dict[str, int] = {}
+    for e in mine:
+        last[e[s.ITEM_ID]] = max(e[s.TIMESTAMP], last.get(e[s.ITEM_ID], 0))
+    kept = sorted(sorted(last, reverse=True), key=lambda i: -last[i])[:RECENT_KEPT]
+    assert got["top_category"] == [top_category(kept, lambda i: items[i][s.CATEGORY_L1])]
     assert got["recent_items"][0][0] == mine[0][s.ITEM_ID]
     assert len(got["recent_items"][0]) == min(shop.config.recent_items, len({e[s.ITEM_ID] for e in mine}))
 

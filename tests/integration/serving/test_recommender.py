@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from recsys_workloads.features.tables import load_users
 from recsys_workloads.online import keys, seen_filter
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.seen_filter import BitmapSeenFilter, SeenFilterConfig, make_seen_filter
 from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.recommender import RecommendationRequest, Recommender
-from recsys_workloads.serving.user_lookup import lookup_user
+from recsys_workloads.serving.user_lookup import UserProfiles, lookup_user
 
 from .conftest import seed_popularity
 
@@ -96,3 +99,18 @@ def test_serving_reads_the_seen_filter_layout_the_spec_sets_not_the_default(
     # what serving did before the layout reached it: the default sizing misses the click
     default = Recommender(serving_version, redis_url, ServingGraphConfig())
     assert first.item_ids[0] in default.recommend(RecommendationRequest("clicker", "web", 0, 5)).item_ids
+
+
+def test_user_lookup_serves_the_age_and_gender_the_ranker_trained_on(serving_version: Path) -> None:
+    """Train/serve parity of the profile: serving's users.npz answers as training's `Users.attributes`."""
+    users = load_users(serving_version.parents[1] / "canonical")
+    profiles = UserProfiles.load(serving_version)
+    asked = [*users.user_ids.tolist(), "nobody"]
+    ages, genders = users.attributes(asked)
+    served = [lookup_user(None, u, 5, profiles) for u in asked]
+    np.testing.assert_array_equal([r.age for r in served], ages)  # NaN where training had NaN
+    assert [r.gender for r in served] == genders
+    assert len(profiles) == len(users.user_ids) and any(g is not None for g in genders)
+    anonymous = lookup_user(None, "anon-x", 5, profiles)
+    assert math.isnan(anonymous.age) and anonymous.gender is None
+    assert UserProfiles.load(serving_version.parent).get(str(users.user_ids[0]))[1] is None  # no users.npz

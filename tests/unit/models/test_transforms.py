@@ -127,7 +127,7 @@ def test_history_keeps_recent_distinct_items_latest_first_and_the_top_category()
     ts = np.array([1, 2, 3, 4, 5, 6, 7], dtype=np.int64)
     history = user_history(users, items, ts, {"a": "shoes", "b": "bags", "c": "bags"}, recent=2)
     assert history.recent_items == {"u1": ("b", "c"), "u2": ("c",)}
-    assert history.top_category == {"u1": "bags", "u2": "bags"}  # 3 bag clicks beat 2 shoe clicks
+    assert history.top_category == {"u1": "bags", "u2": "bags"}  # kept items b, c, a: two bags, one shoe
     tops, recent = history.lookup(["u2", None, "unknown"])
     assert tops == ["bags", None, None]
     assert recent == [("c",), (), ()]

@@ -65,9 +65,10 @@ def retrieval_task(
         if v in position:
             relevant[position[v]].append(r)
     user_ids = clicks.user_id[first].tolist()
-    history = history_before(history_source, catalog, day, t.recent_items)
+    history = history_before(history_source, catalog, day, t.recent_items, t.history_memory_s)
+    query_visitors = clicks.visitor[first].tolist()
     query = query_features(
-        t, users, user_ids, clicks.timestamp[first], clicks.device[first].tolist(), history
+        t, users, user_ids, clicks.timestamp[first], clicks.device[first].tolist(), history, query_visitors
     )
     segment = np.where(
         np.array([u is None for u in user_ids]),

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from recsys_workloads.online.keys import RECENT_KEPT
 from recsys_workloads.online.popularity import PopularityConfig
 from recsys_workloads.online.seen_filter import SeenFilterConfig
 from recsys_workloads.spec import SpecModel
@@ -48,7 +49,12 @@ class EventServiceConfig(SpecModel):
     wal: WalConfig = Field(default_factory=WalConfig)
     seen_filter: SeenFilterConfig = Field(default_factory=SeenFilterConfig)
     popularity: PopularityConfig = Field(default_factory=PopularityConfig)
-    recent_items: int = Field(50, ge=1, le=1_000, description="recent items kept per visitor")
+    recent_items: int = Field(
+        RECENT_KEPT,
+        ge=1,
+        le=1_000,
+        description="recent items kept per visitor (training assumes the default)",
+    )
     retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503 while Valkey is unreachable")
     claim_ttl_s: int = Field(30, ge=1, description="how long an in-flight event id blocks a concurrent retry")
     store_timeout_s: float = Field(0.5, gt=0, description="Valkey socket timeouts (fail fast, answer 503)")

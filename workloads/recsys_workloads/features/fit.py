@@ -12,12 +12,20 @@ from recsys_workloads.features import transform as ft
 from recsys_workloads.features.history import UserHistory, user_history
 from recsys_workloads.features.tables import Catalog, Interactions, Users
 from recsys_workloads.features.vocabulary import Vocabulary
+from recsys_workloads.online.keys import SECONDS_PER_DAY
 
 
 def fit_transforms(
-    catalog: Catalog, users: Users, train: Interactions, recent_items: int = 5
+    catalog: Catalog,
+    users: Users,
+    train: Interactions,
+    recent_items: int = 5,
+    history_memory_s: int | None = None,
 ) -> ft.FittedTransforms:
-    """Ids are learned only from training clicks: later users and items meet the OOV bucket."""
+    """Ids are learned only from training clicks: later users and items meet the OOV bucket.
+
+    `history_memory_s`: how long the online store keeps a visitor's history (see `history`).
+    """
     clicked = train.select(train.clicked)
     known_users = set(u for u in clicked.user_id.tolist() if u is not None)
     user_mask = np.array([u in known_users for u in users.user_ids.tolist()], dtype=bool)
@@ -39,14 +47,31 @@ def fit_transforms(
         log_price_mean=float(log_price.mean()),
         log_price_std=float(log_price.std()),
         recent_items=recent_items,
+        history_memory_s=history_memory_s,
     )
 
 
-def history_before(interactions: Interactions, catalog: Catalog, day: int, recent: int) -> UserHistory:
-    """What the online store knew about every user when day `day` started."""
+def history_before(
+    interactions: Interactions, catalog: Catalog, day: int, recent: int, memory_s: int | None = None
+) -> UserHistory:
+    """What the online store knew about every visitor when day `day` started (UTC-aligned days).
+
+    `memory_s`: the online state's lifetime after a visitor's last interaction (None: forever).
+    """
     past = interactions.select(interactions.clicked & (interactions.day < day))
     category = dict(zip(catalog.item_ids.tolist(), catalog.category_l1.tolist(), strict=True))
-    return user_history(past.user_id, past.item_id, past.timestamp, category, recent)
+    start = day_start(interactions, day)
+    return user_history(
+        past.visitor, past.item_id, past.timestamp, category, recent, as_of=start, memory_s=memory_s
+    )
+
+
+def day_start(interactions: Interactions, day: int) -> int:
+    """Unix time at which dataset day `day` starts (ingestion aligns days to UTC midnights)."""
+    if len(interactions) == 0:
+        return 0
+    ts, d = int(interactions.timestamp[0]), int(interactions.day[0])
+    return ts - ts % SECONDS_PER_DAY + (day - d) * SECONDS_PER_DAY
 
 
 def item_features(
@@ -73,9 +98,11 @@ def query_features(
     timestamps: npt.NDArray[np.int64],
     devices: list[str | None],
     history: UserHistory,
+    visitors: list[str | None] | None = None,
 ) -> ft.Features:
+    """Profile by user id; history by visitor (anonymous sessions have one online too)."""
     ages, genders = users.attributes(user_ids)
-    tops, recent = history.lookup(user_ids)
+    tops, recent = history.lookup(visitors if visitors is not None else user_ids)
     return {
         **ft.transform_users(t, user_ids, ages, genders, tops, recent),
         **ft.transform_context(t, timestamps, devices),
@@ -103,15 +130,21 @@ def examples(
     rows: Interactions,
     days: Iterable[int],
 ) -> Examples:
-    """Rows of `days`, each with user history as of the start of its day."""
+    """Rows of `days`, each with the visitor's online history as of the start of its day."""
     parts: list[Examples] = []
     for day in sorted(set(days)):
         chosen = rows.select(rows.day == day)
         if len(chosen) == 0:
             continue
-        history = history_before(history_source, catalog, day, t.recent_items)
+        history = history_before(history_source, catalog, day, t.recent_items, t.history_memory_s)
         query = query_features(
-            t, users, chosen.user_id.tolist(), chosen.timestamp, chosen.device.tolist(), history
+            t,
+            users,
+            chosen.user_id.tolist(),
+            chosen.timestamp,
+            chosen.device.tolist(),
+            history,
+            chosen.visitor.tolist(),
         )
         parts.append(
             Examples(query, catalog.rows(chosen.item_id), chosen.clicked.astype(np.float32), chosen.day)

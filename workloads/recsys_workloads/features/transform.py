@@ -91,6 +91,7 @@ class FittedTransforms:
     log_price_mean: float
     log_price_std: float
     recent_items: int = 5
+    history_memory_s: int | None = None  # online history lifetime trained with (None: forever)
 
     @property
     def version(self) -> str:
@@ -104,16 +105,16 @@ class FittedTransforms:
         return self.vocabularies[VOCABULARY_OF[feature]].size
 
     def _json(self) -> str:
-        return json.dumps(
-            {
-                "format_version": FORMAT_VERSION,
-                "recent_items": self.recent_items,
-                "age_boundaries": list(AGE_BOUNDARIES),
-                "vocabularies": {k: list(v.values) for k, v in sorted(self.vocabularies.items())},
-                "stats": [self.age_mean, self.age_std, self.log_price_mean, self.log_price_std],
-            },
-            sort_keys=True,
-        )
+        content: dict[str, object] = {
+            "format_version": FORMAT_VERSION,
+            "recent_items": self.recent_items,
+            "age_boundaries": list(AGE_BOUNDARIES),
+            "vocabularies": {k: list(v.values) for k, v in sorted(self.vocabularies.items())},
+            "stats": [self.age_mean, self.age_std, self.log_price_mean, self.log_price_std],
+        }
+        if self.history_memory_s is not None:  # absent in older versions: their hashes still hold
+            content["history_memory_s"] = self.history_memory_s
+        return json.dumps(content, sort_keys=True)
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -143,6 +144,7 @@ class FittedTransforms:
             log_price_mean=log_price[0],
             log_price_std=log_price[1],
             recent_items=int(content["recent_items"]),
+            history_memory_s=content.get("history_memory_s"),
         )
         if loaded.version != content["version"]:
             raise ValueError(f"{directory}: content does not match version {content['version']}")

@@ -4,6 +4,7 @@
   manifest.json            versions, days, metrics, throughput
   transforms/              transforms.json + stats.npz (features.transform)
   items.npz                item cache: item ids + transformed item features + content embeddings
+  users.npz                user profiles the ranker trained on (id, age, gender), read online
   item_embeddings.npy      candidate-tower vectors, row = catalog row
   index/                   items.faiss + index.json
   two_tower/               spec JSON + Keras weights (training side)
@@ -26,6 +27,7 @@ MANIFEST: Final = "manifest.json"
 TRANSFORMS_DIR: Final = "transforms"
 ITEMS_FILE: Final = "items.npz"
 ITEM_IDS_KEY: Final = "item_ids"
+USERS_FILE: Final = "users.npz"
 ITEM_EMBEDDINGS_FILE: Final = "item_embeddings.npy"
 INDEX_DIR: Final = "index"
 TWO_TOWER_DIR: Final = "two_tower"
@@ -49,6 +51,29 @@ def load_items(path: Path) -> tuple[npt.NDArray[np.str_], dict[str, npt.NDArray[
     with np.load(path, allow_pickle=False) as data:
         features = {k: data[k] for k in data.files if k != ITEM_IDS_KEY}
         return data[ITEM_IDS_KEY], features
+
+
+def save_users(
+    path: Path,
+    user_ids: npt.NDArray[np.object_],
+    ages: npt.NDArray[np.float64],
+    genders: npt.NDArray[np.object_],
+) -> Path:
+    """Profiles sorted by id (a binary search online, no dict of a million strings); '' = no gender."""
+    ids = np.asarray(user_ids, dtype=str)
+    order = np.argsort(ids, kind="stable")
+    np.savez(
+        path,
+        user_id=ids[order],
+        age=np.asarray(ages, dtype=np.float64)[order],
+        gender=np.array(["" if g is None else str(g) for g in np.asarray(genders, dtype=object)[order]]),
+    )
+    return path
+
+
+def load_users(path: Path) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.float64], npt.NDArray[np.str_]]:
+    with np.load(path, allow_pickle=False) as data:
+        return data["user_id"], data["age"], data["gender"]
 
 
 def write_manifest(directory: Path, content: Mapping[str, Any]) -> None:

@@ -315,13 +315,27 @@ class _Trained:
         )
 
 
-def fit_step(shop: Shop, output: Path, config: ModelsConfig, train_days: list[int] | None = None) -> None:
-    """Fit the transforms on `train_days` (default: all but the last `validation_days`)."""
+def fit_step(
+    shop: Shop,
+    output: Path,
+    config: ModelsConfig,
+    train_days: list[int] | None = None,
+    history_memory_days: int | None = None,
+) -> None:
+    """Fit the transforms on `train_days` (default: all but the last `validation_days`).
+
+    `history_memory_days`: how long the online store keeps a visitor's history (None: forever),
+    so the models train on the history serving will see. The user profiles the ranker learns
+    from are published with the version: the online user lookup reads the same ones.
+    """
     days = train_days if train_days is not None else shop.days[: -config.validation_days]
     train_rows = shop.interactions.select(np.isin(shop.interactions.day, days))
-    t = fit_transforms(shop.catalog, shop.users, train_rows, config.recent_items)
+    memory_s = None if history_memory_days is None else history_memory_days * s.SECONDS_PER_DAY
+    t = fit_transforms(shop.catalog, shop.users, train_rows, config.recent_items, memory_s)
     output.mkdir(parents=True, exist_ok=True)
     t.save(output / artifacts.TRANSFORMS_DIR)
+    users = shop.users
+    artifacts.save_users(output / artifacts.USERS_FILE, users.user_ids, users.age, users.gender)
     _update_manifest(
         output,
         {
@@ -465,13 +479,14 @@ def train_version(
     content: Content | None = None,
     ground_truth: Path | None = None,
     cache_dir: Path | None = None,
+    history_memory_days: int | None = None,
 ) -> VersionSummary:
     """Train on `train_days` (default: all but the last `validation_days`), evaluate on the last day.
 
     The composition of the step functions the initial pipeline runs one per component.
     """
     shop = Shop.load(dataset)
-    fit_step(shop, output, config, train_days)
+    fit_step(shop, output, config, train_days, history_memory_days)
     content_step(shop, dataset, output, config, content=content, cache_dir=cache_dir)
     two_tower_step(shop, output, config)
     index_step(output, index_config)
@@ -556,8 +571,9 @@ def finetune_version(
         for name in (artifacts.TRANSFORMS_DIR, artifacts.INDEX_DIR, "embeddings"):
             if (previous / name).exists():
                 shutil.copytree(previous / name, output / name, dirs_exist_ok=True)
-        for name in (artifacts.ITEMS_FILE, artifacts.ITEM_EMBEDDINGS_FILE):
-            shutil.copy2(previous / name, output / name)
+        for name in (artifacts.ITEMS_FILE, artifacts.ITEM_EMBEDDINGS_FILE, artifacts.USERS_FILE):
+            if (previous / name).exists():  # versions before users.npz serve profile-less
+                shutil.copy2(previous / name, output / name)
         two_tower.save(tower, output / artifacts.TWO_TOWER_DIR)
         dlrm.save(ranker, output / artifacts.DLRM_DIR)
         blend.save(output / artifacts.DLRM_DIR, log_prior, weights)

@@ -45,6 +45,8 @@ RECENT_PREFIX = "recent"
 TOP_CATEGORY_PREFIX = "topcat"
 EVENT_PREFIX = "evt"
 SECONDS_PER_DAY = 86_400
+RECENT_KEPT = 50
+"""Items a ``recent:{<user>}`` set keeps (the newest); the top category counts these."""
 NAMESPACE_ENV = "RECSYS_KEY_NAMESPACE"
 
 

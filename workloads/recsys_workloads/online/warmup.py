@@ -23,9 +23,7 @@ from recsys_workloads.online import keys
 from recsys_workloads.online.client import store_errors
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import SeenFilterConfig, make_seen_filter
-from recsys_workloads.online.top_category import top_category
 
-RECENT_ITEMS = 50  # EventServiceConfig.recent_items' default
 BATCH = 500  # visitors per pipelined round trip
 
 
@@ -102,13 +100,19 @@ def warm_online_state(
     client: redis.Redis,
     canonical: Path,
     seen: SeenFilterConfig | None = None,
-    recent_items: int = RECENT_ITEMS,
+    recent_items: int = keys.RECENT_KEPT,
 ) -> WarmupSummary:
     """Write popularity, seen filters, recent items and top categories from `canonical`.
 
     Times are the dataset's own: a history that ended long ago leaves little within the
-    window (local mode dates its generated shop so that history ends yesterday).
+    window (local mode dates its generated shop so that history ends yesterday). Recent
+    items and top categories are `features.history.user_history` at the end of the history,
+    the definition training uses, so the first homepage reads what the models learned from.
     """
+    import numpy as np
+
+    from recsys_workloads.features.history import user_history
+
     seen = seen or SeenFilterConfig()
     history = clicked_history(canonical)
     category = item_categories(canonical)
@@ -118,24 +122,36 @@ def warm_online_state(
     end = int(pc.max(history[s.TIMESTAMP]).as_py())
     window = seen.window_days * s.SECONDS_PER_DAY
     visitors = visitor_histories(history, since=end - window)
+    state = user_history(
+        np.array(history["visitor"].to_pylist(), dtype=object),
+        np.array(history[s.ITEM_ID].to_pylist(), dtype=object),
+        history[s.TIMESTAMP].to_numpy().astype(np.int64),
+        category,
+        recent_items,
+        as_of=end,
+        memory_s=window,
+        kept=recent_items,
+    )
     seen_filter = make_seen_filter(client, seen)
-    ttl = seen.window_days * s.SECONDS_PER_DAY
+    ttl = window
     added = 0
     names = sorted(visitors)
     for start in range(0, len(names), BATCH):
         pipe = client.pipeline(transaction=False)
         for visitor in names[start : start + BATCH]:
-            pairs = visitors[visitor]
             by_day: dict[int, list[str]] = defaultdict(list)
-            for item, at in pairs:
+            for item, at in visitors[visitor]:
                 by_day[at - at % s.SECONDS_PER_DAY].append(item)
             for day_start, items in by_day.items():
                 seen_filter.add(visitor, items, at=day_start)
                 added += len(items)
-            newest = pairs[:recent_items]
-            pipe.zadd(keys.recent_items_key(visitor), {item: at for item, at in newest})
-            pipe.expire(keys.recent_items_key(visitor), ttl)
-            top = top_category([item for item, _ in newest], category.get)
+            recent = dict(
+                zip(state.recent_items.get(visitor, ()), state.recent_times.get(visitor, ()), strict=True)
+            )
+            if recent:
+                pipe.zadd(keys.recent_items_key(visitor), recent)
+                pipe.expire(keys.recent_items_key(visitor), ttl)
+            top = state.top_category.get(visitor)
             if top is not None:
                 pipe.set(keys.top_category_key(visitor), top, ex=ttl)
         with store_errors("online warm-up"):

@@ -111,6 +111,13 @@ class PipelineConfig(SpecModel):
         description=f"PVC of the model volume, mounted at {MODEL_MOUNT} in the steps that read or publish "
         "versions (KFP only); none: no mount (local mode)",
     )
+    history_memory_days: int = Field(
+        default_factory=lambda: SeenFilterConfig().window_days,
+        ge=1,
+        le=365,
+        description="spec.filtering.windowDays: the online store forgets a visitor's recent items and "
+        "top category this long after its last interaction, so training forgets them the same way",
+    )
     online: OnlineWarmup | None = Field(
         None,
         description="initial runs: replay the history into this Valkey once (popularity, seen filters, "

@@ -53,7 +53,7 @@ def fit_transforms(config: str, dataset: Input[Dataset], version: Output[Model])
         shop = Shop.load(Path(dataset.path))
         days = initial_train_days(parsed, shop.days, dataset_origin(Path(dataset.path)))
         print(f"[fit_transforms] training days {days if days is not None else 'default'}", flush=True)
-        fit_step(shop, Path(version.path), parsed.models, days)
+        fit_step(shop, Path(version.path), parsed.models, days, parsed.history_memory_days)
 
 
 @dsl.component(base_image=WORKLOADS_IMAGE)

@@ -107,7 +107,7 @@ def _context_preprocessor(_: Resources, t: Tensors) -> Tensors:
 
 def _user_lookup(res: Resources, t: Tensors) -> Tensors:
     width = res.transforms.recent_items
-    user = lookup_user(res.client, texts(t["USER_ID"])[0], width)
+    user = lookup_user(res.client, texts(t["USER_ID"])[0], width, res.profiles)
     recent = (user.recent_items + [""] * width)[:width]  # "" pads: the missing bucket
     return {
         "USER_KEY": encode([user.user_key]),
@@ -205,9 +205,9 @@ _Q = tuple(ft.QUERY_FEATURES)
 STEPS: Final[tuple[Step, ...]] = (
     Step("context_preprocessor", "Step 1: missing timestamp -> now, missing or unknown device -> unknown",
          ("TIMESTAMP", "DEVICE"), ("TIMESTAMP_FILLED", "DEVICE_NAME"), (), _context_preprocessor),
-    Step("user_lookup", "Step 2: recent items and top category from Valkey; no id or Valkey down -> cold start",
+    Step("user_lookup", "Step 2: recent items, top category (Valkey), age, gender (the version's profiles)",
          ("USER_ID",), ("USER_KEY", "RECENT_ITEM_IDS", "TOP_CATEGORY_NAME", "AGE_YEARS", "GENDER_NAME"),
-         ("transforms", "client"), _user_lookup),
+         ("transforms", "client", "profiles"), _user_lookup),
     Step("user_transform", "Step 3: fitted user transforms (vocabularies, age buckets); flags cold start",
          ("USER_KEY", "AGE_YEARS", "GENDER_NAME", "TOP_CATEGORY_NAME", "RECENT_ITEM_IDS"),
          (*ft.USER_FEATURES, "COLD_START"), ("transforms",), _user_transform),

@@ -26,6 +26,7 @@ from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import SeenFilter, make_seen_filter
 from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.item_cache import ItemCache
+from recsys_workloads.serving.user_lookup import UserProfiles
 
 POPULAR_DEFAULT_SIZE = 1000
 FAISS_THREADS = 1
@@ -55,6 +56,10 @@ class Resources:
     @cached_property
     def items(self) -> ItemCache:
         return ItemCache.load(self.version_dir)
+
+    @cached_property
+    def profiles(self) -> UserProfiles:
+        return UserProfiles.load(self.version_dir)
 
     @cached_property
     def index(self) -> ItemIndex:
