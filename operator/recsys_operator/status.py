@@ -45,6 +45,8 @@ class Observed(BaseModel):
     suspended: bool = False
     # status.model as read back; None leaves the ModelUpToDate condition as promotion wrote it.
     model: ModelStatus | None = None
+    # spec paths changed since the serving version was trained (reconcilers/built_with.py)
+    trained_spec_changes: tuple[str, ...] = ()
     # Why a component that is not ready is stuck (its pods, claims or training), by condition type.
     blockers: dict[str, Problem] = Field(default_factory=dict)
 
@@ -181,11 +183,15 @@ def reconcile_conditions(
     conditions = set_condition(conditions, rs.STALLED, "False", "SpecValid", "", generation, at)
     if observed.model is None:
         return conditions
-    return model_conditions(conditions, observed.model, generation, at)
+    return model_conditions(conditions, observed.model, generation, at, observed.trained_spec_changes)
 
 
-def model_state(model: ModelStatus) -> tuple[bool, str, str]:
-    """Does the newest trained version serve? (ready, reason, message) of `ModelUpToDate`."""
+def model_state(model: ModelStatus, spec_changes: Sequence[str] = ()) -> tuple[bool, str, str]:
+    """Does the newest trained version serve? (ready, reason, message) of `ModelUpToDate`.
+
+    `spec_changes`: training-time fields edited since the serving version was built. The
+    version is still the newest, so the condition stays True; its reason says the spec is ahead.
+    """
     current, latest = model.current_version, model.latest_version
     serves = f"version {current} serves"
     if model.transition == "BlockedByFailedLoad":
@@ -196,14 +202,25 @@ def model_state(model: ModelStatus) -> tuple[bool, str, str]:
         return False, "NoVersion", "no model version serves yet"
     if latest is not None and latest > current:
         return False, "AwaitingPromotion", f"version {latest} is trained (promote: Manual); {serves}"
+    if spec_changes:
+        fields = ", ".join(f"spec.{path}" for path in spec_changes)
+        return (
+            True,
+            "SpecChangedSinceTraining",
+            f"{serves}; {fields} changed since it was trained: they take effect at the next training run (models, retrieval and windowDays at the next Initial one)",
+        )
     return True, "UpToDate", serves
 
 
 def model_conditions(
-    current: Sequence[Condition], model: ModelStatus, generation: int, at: dt.datetime | None = None
+    current: Sequence[Condition],
+    model: ModelStatus,
+    generation: int,
+    at: dt.datetime | None = None,
+    spec_changes: Sequence[str] = (),
 ) -> list[Condition]:
     """The whole condition list with `ModelUpToDate` set from `status.model`."""
-    ready, reason, message = model_state(model)
+    ready, reason, message = model_state(model, spec_changes)
     status: ConditionStatus = "True" if ready else "False"
     return set_condition(current, rs.MODEL_UP_TO_DATE, status, reason, message, generation, at)
 

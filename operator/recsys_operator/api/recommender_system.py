@@ -276,11 +276,27 @@ class CapacitySpec(SpecModel):
 class RecommenderSystemSpec(SpecModel):
     """Desired state of a homepage recommender."""
 
-    data_sources: DataSourcesSpec = Field(default_factory=DataSourcesSpec)
+    data_sources: DataSourcesSpec = Field(
+        default_factory=DataSourcesSpec,
+        description="where training reads the shop's data; takes effect at the next training run "
+        "(status.model.builtWith shows what serves)",
+    )
     feature_store: FeatureStoreSpec = Field(default_factory=FeatureStoreSpec)
-    models: ModelsConfig = Field(default_factory=ModelsConfig)
-    retrieval: IndexConfig = Field(default_factory=IndexConfig)
-    filtering: SeenFilterConfig = Field(default_factory=SeenFilterConfig)
+    models: ModelsConfig = Field(
+        default_factory=ModelsConfig,
+        description="every model setting; takes effect at the next Initial training run (fine-tuning keeps the "
+        "serving version's shapes; status.model.builtWith shows what serves)",
+    )
+    retrieval: IndexConfig = Field(
+        default_factory=IndexConfig,
+        description="topK, nprobe, efSearch act at serving load; factory and metric take effect at the next Initial "
+        "training run (status.model.builtWith shows what serves)",
+    )
+    filtering: SeenFilterConfig = Field(
+        default_factory=SeenFilterConfig,
+        description="seen-filter layout (rolls both planes now); windowDays is also the history memory "
+        "the features learn under, which takes effect at the next Initial training run (status.model.builtWith)",
+    )
     popularity: PopularityConfig = Field(default_factory=PopularityConfig)
     ranking: RankingSpec = Field(default_factory=RankingSpec)
     reranking: RerankingSpec = Field(default_factory=RerankingSpec)
@@ -351,6 +367,10 @@ class ModelStatus(SpecModel):
     )
     transition: ModelTransition = Field("UpToDate", description="UpToDate, InProgress or BlockedByFailedLoad")
     message: str | None = Field(None, description="what the last rollout did, or why it was blocked")
+    built_with: dict[str, str] = Field(
+        default_factory=dict,
+        description="training-time spec values the serving version was built with (see its TrainingRun)",
+    )
 
 
 class RecommenderSystemStatus(SpecModel):

@@ -98,5 +98,9 @@ class TrainingRunStatus(SpecModel):
     metrics: TrainingMetrics = Field(default_factory=TrainingMetrics)
     data: DataSummary | None = Field(None, description="what the data step read, kept and dropped")
     model_versions: dict[str, int] = Field(default_factory=dict, description="model name -> produced version")
+    built_with: dict[str, str] = Field(
+        default_factory=dict,
+        description="training-time spec values the run submitted (spec path -> value, or a digest of a section)",
+    )
     start_time: dt.datetime | None = None
     completion_time: dt.datetime | None = None

@@ -77,8 +77,16 @@ def recorded(model: ModelStatus, version: int) -> ModelStatus:
     return model.model_copy(update={"latest_version": version})
 
 
-def switched(model: ModelStatus, version: int, result: RolloutResult | None) -> ModelStatus:
-    """The model status after a switch (None: no pod to switch, the Deployment brings it)."""
+def switched(
+    model: ModelStatus,
+    version: int,
+    result: RolloutResult | None,
+    built_with: Mapping[str, str] | None = None,
+) -> ModelStatus:
+    """The model status after a switch (None: no pod to switch, the Deployment brings it).
+
+    `built_with`: the producing run's `status.builtWith`, now what serves.
+    """
     if result is not None and result.transition != "UpToDate":
         return model.model_copy(
             update={"latest_version": version, "transition": "BlockedByFailedLoad", "message": result.message}
@@ -95,6 +103,7 @@ def switched(model: ModelStatus, version: int, result: RolloutResult | None) -> 
         latest_version=version,
         transition="UpToDate",
         message=message,
+        built_with=dict(built_with or {}),
     )
 
 
@@ -143,6 +152,7 @@ def promote(
         rolling = in_progress(model, decided.version)
         patch_parent(status_patch(conditions, rolling, generation))
         conditions = model_conditions(conditions, rolling, generation)
-        after = switched(model, decided.version, switcher.switch(decided.version))
+        built = run_status.get("builtWith") or {}
+        after = switched(model, decided.version, switcher.switch(decided.version), built)
     patch_parent(status_patch(conditions, after, generation))
     return event(decided, after)

@@ -22,6 +22,7 @@ from recsys_operator.manifests import api, capacity, events, training, triton, v
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 from recsys_operator.manifests.names import name_problems
+from recsys_operator.reconcilers import built_with
 from recsys_operator.status import (
     Observed,
     api_refusal_conditions,
@@ -137,6 +138,9 @@ def observe(
         events_ready=_ready_replicas(event_set),
         model_version=model.get("currentVersion"),
         model=ModelStatus.model_validate(model),
+        trained_spec_changes=tuple(
+            built_with.changed_since_training(ModelStatus.model_validate(model).built_with, spec)
+        ),
         capacity_provider=spec.capacity.provider,
         capacity_ready=capacity_state.ready,
         capacity_message=capacity_state.message,

@@ -18,11 +18,11 @@ from recsys_operator.api import API_VERSION
 from recsys_operator.api import recommender_system as rs
 from recsys_operator.api import training_run as tr
 from recsys_operator.api.conditions import Condition, set_condition
-from recsys_operator.api.recommender_system import RecommenderSystemSpec
+from recsys_operator.api.recommender_system import ModelStatus, RecommenderSystemSpec
 from recsys_operator.api.training_run import DataSummary, TrainingMetrics, TrainingRunSpec
-from recsys_operator.manifests import training_job
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import ENSEMBLE
+from recsys_operator.reconcilers import built_with
 from recsys_workloads.models.gate import verdict_from_metrics
 from recsys_workloads.pipelines.config import OnlineWarmup, PipelineConfig, Toleration, apply_overrides
 from recsys_workloads.pipelines.runner import (
@@ -50,18 +50,11 @@ def pipeline_config(
     online: OnlineWarmup | None = None,
 ) -> PipelineConfig:
     """The one parameters object: the recommender's spec, narrowed to this run."""
-    fine_tune = parent.models.fine_tune.model_copy(
-        update={"replay_ratio": parent.training.history_replay_ratio}
-    )
-    sources = parent.data_sources
-    if parent.training.orchestrator == "job" and parent.events.replicas and sources.events_uri is None:
-        # The Job mounts the event service's log claim: incremental runs learn from live events.
-        sources = sources.model_copy(update={"events_uri": training_job.EVENT_LOG_MOUNT})
     config = PipelineConfig(
         recommender=recommender,
         run_type=run.type,
-        data_sources=sources,
-        models=parent.models.model_copy(update={"fine_tune": fine_tune}),
+        data_sources=built_with.training_sources(parent),
+        models=built_with.training_models(parent),
         retrieval=parent.retrieval,
         artifact_root=storage.artifact_root,
         model_repository=storage.model_repository,
@@ -153,6 +146,7 @@ def reconcile(
     generation = int(meta.get("generation") or 0)
     current = _conditions(status)
     run_id = status.get("kfpRunId")
+    recorded: dict[str, Any] = {}
     if run_id is None:
         try:
             spec = TrainingRunSpec.model_validate(body.get("spec") or {})
@@ -180,6 +174,8 @@ def reconcile(
             return _failed(current, "InvalidParameters", str(exc), generation)
         try:
             run_id = runner.submit(pipelines[spec.type], {"config": config.to_argument()}, run_name(meta))
+            serving = ModelStatus.model_validate((parent.get("status") or {}).get("model") or {}).built_with
+            recorded["builtWith"] = built_with.for_run(config, serving)
         except RunnerUnavailableError as exc:
             return unavailable(current, status, exc, generation)
         except RunRejectedError as exc:
@@ -187,8 +183,12 @@ def reconcile(
     try:
         run = runner.status(run_id)
     except RunnerUnavailableError as exc:
-        return unavailable(current, {**status, "kfpRunId": run_id}, exc, generation) | {"kfpRunId": run_id}
+        return unavailable(current, {**status, "kfpRunId": run_id}, exc, generation) | {
+            "kfpRunId": run_id,
+            **recorded,
+        }
     result: dict[str, Any] = {
+        **recorded,
         "observedGeneration": generation,
         "kfpRunId": run_id,
         "state": run.state,

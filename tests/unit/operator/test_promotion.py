@@ -104,7 +104,8 @@ PARENT: dict[str, Any] = {
 def test_auto_writes_in_progress_then_the_outcome_with_whole_condition_lists() -> None:
     pods = Pods(RolloutResult(model="homepage", current_version=3, previous_version=2, transition="UpToDate"))
     patches: list[dict[str, Any]] = []
-    event = promotion.promote("Auto", {"state": "SUCCEEDED"}, PARENT, 3, pods, patches.append)
+    run = {"state": "SUCCEEDED", "builtWith": {"models": "abc", "filtering.windowDays": "3"}}
+    event = promotion.promote("Auto", run, PARENT, 3, pods, patches.append)
     assert pods.asked == [3]
     rolling, done = patches
     assert rolling["model"]["transition"] == "InProgress" and rolling["model"]["latestVersion"] == 2
@@ -114,6 +115,7 @@ def test_auto_writes_in_progress_then_the_outcome_with_whole_condition_lists() -
         "latestVersion": 3,
         "transition": "UpToDate",
         "message": "version 3 serves (was 2)",
+        "builtWith": {"models": "abc", "filtering.windowDays": "3"},  # the producing run's, now serving
     }
     for patch in patches:  # whole lists: the Ready condition is carried, not dropped
         assert [c["type"] for c in patch["conditions"]] == ["Ready", "ModelUpToDate"]
@@ -139,13 +141,15 @@ def test_a_blocked_switch_is_a_warning_event_and_a_false_condition() -> None:
         )
     )
     patches: list[dict[str, Any]] = []
-    event = promotion.promote("Auto", {"state": "SUCCEEDED"}, PARENT, 3, pods, patches.append)
+    run = {"state": "SUCCEEDED", "builtWith": {"models": "new"}}
+    event = promotion.promote("Auto", run, PARENT, 3, pods, patches.append)
     model, condition = patches[-1]["model"], patches[-1]["conditions"][1]
     assert (model["currentVersion"], model["transition"], model["message"]) == (
         2,
         "BlockedByFailedLoad",
         message,
     )
+    assert model["builtWith"] == {}  # version 2 still serves: not what version 3 was built with
     assert (condition["status"], condition["reason"], condition["message"]) == (
         "False",
         "BlockedByFailedLoad",

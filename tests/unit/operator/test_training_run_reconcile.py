@@ -94,6 +94,7 @@ def test_first_pass_submits_the_mapped_pipeline_with_the_recommenders_config() -
     assert config.gpu is True
     assert config.tolerations[0].key == "nvidia.com/gpu"
     assert status["kfpRunId"] == name
+    assert status["builtWith"]["models"] and status["builtWith"]["filtering.windowDays"] == "7"
     assert _condition(status, "Created")["status"] == "True"
     # Queued, not running yet (Running turns True with the RUNNING state).
     assert (_condition(status, "Running")["status"], _condition(status, "Running")["reason"]) == (
