@@ -184,6 +184,8 @@ def training_run_crd() -> dict[str, Any]:
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         {"name": "Run", "type": "string", "jsonPath": ".status.kfpRunId", "priority": 1},
         {"name": "Dropped", "type": "integer", "jsonPath": ".status.data.droppedInteractions", "priority": 1},
+        {"name": "Days To", "type": "integer", "jsonPath": ".status.metrics.lastTrainedDay", "priority": 1},
+        {"name": "Eval Day", "type": "integer", "jsonPath": ".status.metrics.evalDay", "priority": 1},
         _condition_column(tr.SUCCEEDED, "message", "Message", priority=1),
     ]
     schema = _resource_schema(

@@ -65,6 +65,13 @@ class TrainingMetrics(SpecModel):
         None, description="incremental runs: the serving version's recall@k on the same queries"
     )
     serving_auc: float | None = Field(None, description="incremental runs: the serving version's AUC")
+    first_trained_day: int | None = Field(
+        None,
+        description="first dataset day trained on (incremental runs: of the new days; replay adds older rows)",
+    )
+    last_trained_day: int | None = Field(None, description="last dataset day trained on")
+    trained_days: int | None = Field(None, description="days trained on (fewer than the range: a gap)")
+    eval_day: int | None = Field(None, description="dataset day the metrics are measured on")
 
 
 class DataSummary(SpecModel):

@@ -213,8 +213,9 @@ def run_outputs(run: RunStatus) -> dict[str, Any]:
     if isinstance(metrics, dict) and isinstance(metrics.get("metadata"), dict):
         known = TrainingMetrics.model_fields
         values = {k: v for k, v in metrics["metadata"].items() if k in known}
-        if "queries" in values:
-            values["queries"] = int(values["queries"])
+        for count in ("queries", "first_trained_day", "last_trained_day", "trained_days", "eval_day"):
+            if count in values:
+                values[count] = int(values[count])
         out["metrics"] = TrainingMetrics.model_validate(values).to_spec()
     data = run.outputs.get("data")
     if isinstance(data, dict) and isinstance(data.get("metadata"), dict):

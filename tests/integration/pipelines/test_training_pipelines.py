@@ -145,6 +145,17 @@ def test_each_run_reports_what_its_data_step_read_kept_and_dropped(runs: Runs) -
     assert (data["profile_less_users"], data["dropped_interactions"], data["unknown_items"]) == (0, 0, 0)
     status = run_outputs(runs.incremental)["data"]
     assert status["items"] == GENERATOR["items"] and status["droppedInteractions"] == 0
+    # which days each run trained and was evaluated on, as the manifests say
+    days = {run: run_outputs(getattr(runs, run))["metrics"] for run in ("initial", "incremental")}
+    assert [days["initial"][k] for k in ("firstTrainedDay", "lastTrainedDay", "trainedDays", "evalDay")] == [
+        0,
+        1,
+        2,
+        3,
+    ]
+    assert [
+        days["incremental"][k] for k in ("firstTrainedDay", "lastTrainedDay", "trainedDays", "evalDay")
+    ] == [2, 2, 1, 3]
 
 
 def test_every_step_prints_progress_and_logs_its_timing(runs: Runs) -> None:

@@ -361,3 +361,26 @@ def test_a_refused_incremental_run_succeeds_with_the_gates_reason_and_numbers(
     assert phrase in succeeded["message"] and "the serving version stays" in succeeded["message"]
     assert status["metrics"]["queries"] == int(queries) and status["metrics"]["servingRecallAtK"] == 0.40
     assert "modelVersions" not in status
+
+
+def test_the_days_a_run_trained_and_was_evaluated_on_are_in_its_status() -> None:
+    from recsys_workloads.pipelines.steps import days_metrics
+
+    runner = ScriptedRunner()
+    first = reconcile(_body(), PARENT, runner)
+    run_id = first["kfpRunId"]
+    runner.states[run_id] += ["SUCCEEDED"]
+    logged = {"k": 100.0, "recall_at_k": 0.3, "auc": 0.7, **days_metrics([4, 2, 5, 5], eval_day=6)}
+    runner.outputs[run_id] = {"metrics": {"path": "/x", "metadata": logged}, "version": 3}
+    metrics = reconcile(_body(status=first), PARENT, runner)["metrics"]
+    assert (
+        metrics["firstTrainedDay"],
+        metrics["lastTrainedDay"],
+        metrics["trainedDays"],
+        metrics["evalDay"],
+    ) == (
+        2,
+        5,
+        3,  # day 3 is a gap: fewer days than the range
+        6,
+    )

@@ -11,7 +11,7 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -223,6 +223,19 @@ def publish_catalog(dataset: Path, model_repository: Path) -> Path:
         if old != folder and old.is_dir() and not old.is_symlink():
             shutil.rmtree(old, ignore_errors=True)
     return link
+
+
+def days_metrics(trained: Sequence[int], eval_day: int) -> dict[str, float]:
+    """Which dataset days a run trained on (an incremental run: its new days) and evaluated on.
+
+    Metrics carry numbers only, so the days are a range and a count (a gap shows as count < range).
+    """
+    return {
+        "first_trained_day": float(min(trained)),
+        "last_trained_day": float(max(trained)),
+        "trained_days": float(len(set(trained))),
+        "eval_day": float(eval_day),
+    }
 
 
 def headline_metrics(report: Mapping[str, Any], k: int = 100) -> dict[str, float]:

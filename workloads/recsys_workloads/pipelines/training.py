@@ -139,7 +139,7 @@ def evaluate(
     from recsys_workloads.models import artifacts
     from recsys_workloads.models.pipeline import Shop, evaluate_step
     from recsys_workloads.pipelines.config import PipelineConfig
-    from recsys_workloads.pipelines.steps import copy_version, headline_metrics, timed
+    from recsys_workloads.pipelines.steps import copy_version, days_metrics, headline_metrics, timed
 
     parsed = PipelineConfig.from_argument(config)
     with timed("evaluate"):
@@ -147,6 +147,9 @@ def evaluate(
         evaluate_step(Shop.load(Path(dataset.path)), out, parsed.models)
         evaluation = out / artifacts.EVALUATION_DIR
         for name, value in headline_metrics(json.loads((evaluation / REPORT_JSON).read_text())).items():
+            metrics.log_metric(name, value)
+        manifest = artifacts.read_manifest(out)
+        for name, value in days_metrics(manifest["train_days"], int(manifest["eval_day"])).items():
             metrics.log_metric(name, value)
         shutil.copyfile(evaluation / "report.md", report.path)
 
@@ -188,6 +191,7 @@ def fine_tune(
     from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import (
         dataset_origin,
+        days_metrics,
         fine_tune_days,
         headline_metrics,
         serving_version,
@@ -213,6 +217,8 @@ def fine_tune(
         for name, value in gate.items():
             metrics.log_metric(name, value)
         metrics.log_metric("accepted", float(summary.accepted))
+        for name, value in days_metrics(new_days, eval_day).items():
+            metrics.log_metric(name, value)
         report_md = Path(version.path) / artifacts.EVALUATION_DIR / "report.md"
         verdict = f"{summary.verdict.reason}: {summary.verdict.message}"
         body = report_md.read_text() if report_md.exists() else ""
