@@ -57,7 +57,8 @@ def test_promotion_status_is_stored_as_written_and_shown_by_kubectl(
 
     parent = cluster.get(API_VERSION, KIND, "shop", namespace)
     assert parent is not None
-    event = promotion.promote("Auto", {"state": "SUCCEEDED"}, parent, 2, pods, patch)
+    run = {"state": "SUCCEEDED", "builtWith": {"models": "0123456789ab", "filtering.windowDays": "7"}}
+    event = promotion.promote("Auto", run, parent, 2, pods, patch)
     assert event is not None and event.reason == "ModelVersionPromoted"
     stored = status()
     assert stored["model"] == {
@@ -66,6 +67,7 @@ def test_promotion_status_is_stored_as_written_and_shown_by_kubectl(
         "latestVersion": 2,
         "transition": "UpToDate",
         "message": "no Triton pod served a version: pods start on version 2",
+        "builtWith": {"models": "0123456789ab", "filtering.windowDays": "7"},  # kept by the CRD schema
     }
     assert _conditions(stored)["ModelUpToDate"]["status"] == "True"
 
