@@ -125,6 +125,7 @@ def observe(
     api_deployment = cluster.get("apps/v1", "Deployment", owner.child_name(api.COMPONENT), owner.namespace)
     event_set = cluster.get("apps/v1", "StatefulSet", owner.child_name(events.COMPONENT), owner.namespace)
     model = status.get("model") or {}
+    serving = ModelStatus.model_validate(model)
     observed = Observed(
         triton_desired=desired,
         triton_ready=_ready_replicas(deployment),
@@ -137,10 +138,8 @@ def observe(
         events_desired=spec.events.replicas,
         events_ready=_ready_replicas(event_set),
         model_version=model.get("currentVersion"),
-        model=ModelStatus.model_validate(model),
-        trained_spec_changes=tuple(
-            built_with.changed_since_training(ModelStatus.model_validate(model).built_with, spec)
-        ),
+        model=serving,
+        trained_spec_changes=tuple(built_with.changed_since_training(serving.built_with, spec)),
         capacity_provider=spec.capacity.provider,
         capacity_ready=capacity_state.ready,
         capacity_message=capacity_state.message,

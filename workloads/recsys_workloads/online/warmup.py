@@ -13,12 +13,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import redis
 
 from recsys_workloads.data import schema as s
+from recsys_workloads.features.history import user_history
 from recsys_workloads.online import keys
 from recsys_workloads.online.client import store_errors
 from recsys_workloads.online.popularity import Popularity
@@ -109,10 +111,6 @@ def warm_online_state(
     items and top categories are `features.history.user_history` at the end of the history,
     the definition training uses, so the first homepage reads what the models learned from.
     """
-    import numpy as np
-
-    from recsys_workloads.features.history import user_history
-
     seen = seen or SeenFilterConfig()
     history = clicked_history(canonical)
     category = item_categories(canonical)
@@ -133,7 +131,6 @@ def warm_online_state(
         kept=recent_items,
     )
     seen_filter = make_seen_filter(client, seen)
-    ttl = window
     added = 0
     names = sorted(visitors)
     for start in range(0, len(names), BATCH):
@@ -150,10 +147,10 @@ def warm_online_state(
             )
             if recent:
                 pipe.zadd(keys.recent_items_key(visitor), recent)
-                pipe.expire(keys.recent_items_key(visitor), ttl)
+                pipe.expire(keys.recent_items_key(visitor), window)
             top = state.top_category.get(visitor)
             if top is not None:
-                pipe.set(keys.top_category_key(visitor), top, ex=ttl)
+                pipe.set(keys.top_category_key(visitor), top, ex=window)
         with store_errors("online warm-up"):
             pipe.execute()
     return WarmupSummary(rows, len(visitors), added)
