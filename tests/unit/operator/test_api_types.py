@@ -105,3 +105,14 @@ def test_a_value_the_spec_accepts_is_one_serving_can_run(section: str, field: st
     RecommenderSystemSpec.model_validate(at_limit).serving_graph()  # serving takes the largest value
     with pytest.raises(ValidationError, match=field):
         RecommenderSystemSpec.model_validate({section: {field: limits[field] * 2}})
+
+
+def test_more_recent_items_than_the_online_store_keeps_is_refused_naming_the_field() -> None:
+    from pydantic import ValidationError
+
+    from recsys_operator.api.recommender_system import RecommenderSystemSpec
+    from recsys_workloads.online.keys import RECENT_KEPT
+
+    RecommenderSystemSpec.model_validate({"models": {"recentItems": RECENT_KEPT}})
+    with pytest.raises(ValidationError, match=r"recentItems|recent_items"):
+        RecommenderSystemSpec.model_validate({"models": {"recentItems": RECENT_KEPT + 1}})

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from recsys_workloads.online.keys import RECENT_KEPT
 from recsys_workloads.spec import SpecModel as _Spec
 
 XlaMode = Literal["auto", "on", "off"]
@@ -128,7 +129,12 @@ class ModelsConfig(_Spec):
     )
     cold_start: ColdStartConfig = Field(default_factory=ColdStartConfig, description="feature masking")
     fine_tune: FineTuneConfig = Field(default_factory=FineTuneConfig, description="incremental training")
-    recent_items: int = Field(5, ge=1, le=100, description="recent distinct items kept per user")
+    recent_items: int = Field(
+        5,
+        ge=1,
+        le=RECENT_KEPT,
+        description=f"recent distinct items the models read per visitor (at most the {RECENT_KEPT} the online store keeps)",
+    )
     validation_days: int = Field(1, ge=1, description="last days held out for evaluation")
     export_format: Literal["onnx", "saved_model"] = Field(
         "onnx", description="serving format of the query tower and ranker (docs/decisions/0004)"
