@@ -38,6 +38,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator/ operator/
 COPY workloads/ workloads/
+COPY local/ local/
 COPY triton_models/ triton_models/
 
 FROM ${PYTHON_IMAGE} AS project-wheel

@@ -107,11 +107,13 @@ test: venv tools kube chromium
 test-unit: venv
 	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
 
-# mypy's targets (operator, workloads, tests, bench) are `files` in pyproject's [tool.mypy].
+# mypy's targets (operator, workloads, local, tests, bench) are `files` in pyproject's [tool.mypy];
+# lint-imports holds the layering declared in pyproject's [tool.importlinter] (decision 0021).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

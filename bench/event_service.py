@@ -25,16 +25,17 @@ from rich.console import Console
 from rich.table import Table
 
 from recsys_workloads import feature_store as fs
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.events import EventServiceConfig
+from recsys_workloads.contracts.online import PopularityConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest
 from recsys_workloads.events.client import EventClient
-from recsys_workloads.events.config import EventServiceConfig
 from recsys_workloads.features.tables import load_users
 from recsys_workloads.models import artifacts
-from recsys_workloads.online import keys
 from recsys_workloads.online.client import connect
-from recsys_workloads.online.popularity import PopularityConfig, era_of
+from recsys_workloads.online.popularity import era_of
 from recsys_workloads.online.seen_filter import make_seen_filter
 from recsys_workloads.runtime import toolchain
 from recsys_workloads.runtime.ports import free_port, port_is_open

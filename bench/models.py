@@ -28,14 +28,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 from rich.console import Console
 
+from recsys_workloads.contracts.index import IndexConfig
+from recsys_workloads.contracts.models import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest
 from recsys_workloads.evaluation.report import markdown
 from recsys_workloads.features import transform as ft
 from recsys_workloads.features.tables import available_days
-from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.models import artifacts, dlrm, two_tower
-from recsys_workloads.models.config import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
 from recsys_workloads.models.export import export_version, ranking_model
 from recsys_workloads.models.onnx_runner import OnnxModel
 from recsys_workloads.models.pipeline import finetune_version, train_version

@@ -20,10 +20,11 @@ from numpy.typing import NDArray
 from rich.console import Console
 from rich.table import Table
 
-from recsys_workloads.online import keys
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.online import SeenFilterConfig
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
-from recsys_workloads.online.seen_filter import BitmapSeenFilter, SeenFilterConfig
+from recsys_workloads.online.seen_filter import BitmapSeenFilter
 from recsys_workloads.runtime import toolchain
 from recsys_workloads.runtime.redis_server import RedisServer
 

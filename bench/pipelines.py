@@ -20,8 +20,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from recsys_workloads.pipelines.config import PipelineConfig
-from recsys_workloads.pipelines.runner import LocalRunner, RunStatus
+from recsys_workloads.contracts.pipelines import PipelineConfig
+from recsys_workloads.contracts.runs import RunStatus
+from recsys_workloads.pipelines.runner import LocalRunner
 from recsys_workloads.pipelines.steps import step_timings, task_walls
 
 console = Console()

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import tritonclient.grpc as grpcclient
 
+from recsys_workloads.contracts.index import IndexConfig
+from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.features import transform as ft
-from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.index.item_index import ItemIndex
 from recsys_workloads.models import artifacts
 from recsys_workloads.online.client import connect
@@ -36,7 +37,6 @@ from recsys_workloads.online.seen_filter import make_seen_filter
 from recsys_workloads.runtime import toolchain as toolchain_mod
 from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.triton_server import TritonServer
-from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.graph import STEPS
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.recommender import RecommendationRequest, Recommender
@@ -48,9 +48,9 @@ GRAPHS = {"ensemble": "homepage", "fused": "homepage_fused"}
 
 
 def train_tiny(work: Path) -> Path:
+    from recsys_workloads.contracts.models import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
     from recsys_workloads.data.generator import GeneratorConfig, generate
     from recsys_workloads.data.ingest import ingest
-    from recsys_workloads.models.config import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
     from recsys_workloads.models.export import export_version
     from recsys_workloads.models.pipeline import train_version
 

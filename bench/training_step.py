@@ -45,9 +45,9 @@ def step_ms(model_name: str, users: int, batch: int, optimizer: str, jit: bool) 
     import numpy as np
     import tensorflow as tf
 
+    from recsys_workloads.contracts.models import DlrmConfig, TwoTowerConfig
     from recsys_workloads.features import transform as ft
     from recsys_workloads.models import dlrm, two_tower
-    from recsys_workloads.models.config import DlrmConfig, TwoTowerConfig
     from recsys_workloads.models.optimizers import LazyAdam
     from recsys_workloads.models.runtime import configure
 

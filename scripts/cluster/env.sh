@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cluster's locations as KEY=VALUE lines, for programs that are not shell scripts
-# (recsys_operator.testing.node reads them): one declaration of each, in common.sh.
+# (recsys_local.testbed.node reads them): one declaration of each, in common.sh.
 set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"

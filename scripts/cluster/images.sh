@@ -4,7 +4,7 @@
 # names the CRD defaults and deploy/base use. The serving image takes Triton from PyPI's
 # nvidia-pytriton (TRITON_FROM=pypi): the binary local mode runs, for CPUs.
 #
-#   images.sh PYTHON [TARGET...]   PYTHON runs `-m recsys_workloads.pipelines.images` (the names);
+#   images.sh PYTHON [TARGET...]   PYTHON runs `-m recsys_workloads.contracts.images` (the names);
 #                                  TARGETs default to operator workloads serving
 # The classic builder is used (DOCKER_BUILDKIT=0): BuildKit would pull its Dockerfile frontend.
 # Layers are cached in dockerd's data root, so a rebuild after a source change takes seconds
@@ -54,7 +54,7 @@ for pin in $(grep -E '^[A-Za-z0-9_.-]+==[^ ]+\+[a-z0-9]+$' "$ROOT/constraints/ma
 done
 
 declare -A NAME
-while IFS='=' read -r target image; do NAME[$target]=$image; done < <("$PYTHON" -m recsys_workloads.pipelines.images)
+while IFS='=' read -r target image; do NAME[$target]=$image; done < <("$PYTHON" -m recsys_workloads.contracts.images)
 
 build() {  # target tag log
   DOCKER_BUILDKIT=0 docker_cli build --network host --target "$1" \

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys_operator.testing.node import ClusterNotRunningError, NodeEnv, kubectl, node_env, require_running
+from recsys_local.testbed.node import ClusterNotRunningError, NodeEnv, kubectl, node_env, require_running
 
 REPO = Path(__file__).resolve().parents[2]
 

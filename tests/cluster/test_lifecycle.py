@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys_operator.testing.node import NodeEnv, require_running
+from recsys_local.testbed.node import NodeEnv, require_running
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts" / "cluster"

@@ -13,8 +13,8 @@ import urllib.request
 
 import pytest
 
-from recsys_operator.testing.node import NodeEnv, kubectl, kubectl_json, port_forward
-from recsys_operator.testing.wait import until
+from recsys_local.testbed.node import NodeEnv, kubectl, kubectl_json, port_forward
+from recsys_local.testbed.wait import until
 
 PYTHON_POD = """
 apiVersion: v1

@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 import yaml
 
+from recsys_local.testbed.argocd import health
+from recsys_local.testbed.node import NodeEnv, kubectl, kubectl_json, port_forward
+from recsys_local.testbed.wait import until
 from recsys_operator.api.crd import CATEGORY
-from recsys_operator.testing.argocd import health
-from recsys_operator.testing.node import NodeEnv, kubectl, kubectl_json, port_forward
-from recsys_operator.testing.wait import until
 from recsys_workloads.data.generator import GeneratorConfig, build_world
 
 REPO = Path(__file__).resolve().parents[2]

@@ -24,8 +24,8 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.events.app import create_app as create_events_app
-from recsys_workloads.events.config import EventServiceConfig
 from recsys_workloads.events.local_server import ThreadedServer
 from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.toolchain import Toolchain, repo_root

@@ -20,10 +20,10 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
-from recsys_operator.local import cli, http, processes
-from recsys_operator.local.demo import DemoResult, run_demo
-from recsys_operator.local.state import LocalState
-from recsys_operator.local.system import LocalModeError, LocalSystem
+from recsys_local.mode import cli, http, processes
+from recsys_local.mode.demo import DemoResult, run_demo
+from recsys_local.mode.state import LocalState
+from recsys_local.mode.system import LocalModeError, LocalSystem
 from recsys_workloads.runtime.toolchain import Toolchain, repo_root
 from recsys_workloads.serving.rollout import served_version_dir
 
@@ -143,7 +143,7 @@ def test_terminal_commands_talk_to_the_running_system(local: Local, monkeypatch:
     runner, workdir = CliRunner(), str(local.system.workdir)
     shown = runner.invoke(cli.app, ["--help"])
     assert shown.exit_code == 0
-    from recsys_workloads.cli import add_control_plane_commands, app
+    from recsys_local.cli import add_control_plane_commands, app
 
     add_control_plane_commands(["recommend"])  # what `main()` does for this command line
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from recsys_local.testbed.argocd import health
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
-from recsys_operator.testing.argocd import health
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH = ROOT / "deploy" / "argocd" / "health" / "recsys.io"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,8 +55,82 @@ def test_control_plane_never_imports_training_or_serving_runtimes() -> None:
     assert offenders == {}
 
 
-def test_data_plane_never_imports_kopf() -> None:
-    assert "kopf" not in _imported_top_modules(ROOT / "workloads")
+def _lint_imports(roots: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
+    """import-linter over the three packages found under `roots` (PYTHONPATH wins over the install)."""
+    paths = [str(roots / name) for name in ("operator", "workloads", "local")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    command = [str(Path(sys.executable).with_name("lint-imports")), "--config", str(ROOT / "pyproject.toml")]
+    command += ["--no-cache", *(arg for c in contracts for arg in ("--contract", c))]
+    return subprocess.run(command, cwd=roots, env=env, capture_output=True, text=True)
+
+
+def test_the_layering_contracts_hold() -> None:
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert f"Contracts: {len(_importlinter()['contracts'])} kept, 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        (
+            "operator/recsys_operator/status.py",
+            "import recsys_workloads.data.ingest",
+            "operator-through-contracts",
+        ),
+        ("operator/recsys_operator/status.py", "import recsys_local.mode.state", "operator-without-local"),
+        ("workloads/recsys_workloads/data/stats.py", "import recsys_operator.status", "data-plane-alone"),
+        ("workloads/recsys_workloads/contracts/index.py", "import numpy", "contracts-pure"),
+    ],
+)
+def test_the_layering_check_fails_on_a_bad_import(
+    tmp_path: Path, module: str, line: str, broken: str
+) -> None:
+    for root in ("operator", "workloads", "local"):
+        shutil.copytree(
+            ROOT / root, tmp_path / root, ignore=shutil.ignore_patterns("__pycache__", "web", "compiled")
+        )
+    target = tmp_path / module
+    target.write_text(f"{line}  # noqa\n{target.read_text()}")
+    assert _lint_imports(tmp_path, broken).returncode != 0
+    target.write_text(target.read_text().removeprefix(f"{line}  # noqa\n"))
+    assert _lint_imports(tmp_path, broken).returncode == 0  # the same tree without the line holds
+
+
+def _importlinter() -> dict[str, Any]:
+    return dict(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"])
+
+
+def test_the_operator_reaches_only_contracts_and_the_three_adapter_clients() -> None:
+    """The ignored adapter imports must not drag the data plane in behind them (94 modules before)."""
+    import grimp
+
+    graph = grimp.build_graph("recsys_operator", "recsys_workloads")
+    reached: set[str] = set()
+    for module in {m for m in graph.modules if m.startswith("recsys_operator")}:
+        reached |= {m for m in graph.find_upstream_modules(module) if m.startswith("recsys_workloads.")}
+    assert {m for m in reached if not m.startswith("recsys_workloads.contracts")} == {
+        "recsys_workloads.online.client",
+        "recsys_workloads.pipelines.runner",
+        "recsys_workloads.pipelines.store",
+        "recsys_workloads.runtime.ports",
+        "recsys_workloads.runtime.process",
+        "recsys_workloads.serving.rollout",
+    }
+
+
+def test_the_forbidden_lists_name_every_data_plane_package_but_contracts() -> None:
+    """A new recsys_workloads package must be forbidden to the operator until it is a contract."""
+    package = ROOT / "workloads" / "recsys_workloads"
+    found = {
+        f"recsys_workloads.{p.stem}"
+        for p in package.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p.is_dir() and (p / "__init__.py").exists())
+    }
+    contracts = {c["id"]: c for c in _importlinter()["contracts"]}
+    for name in ("operator-through-contracts", "contracts-pure"):
+        listed = {m for m in contracts[name]["forbidden_modules"] if m.startswith("recsys_workloads.")}
+        assert listed == found - {"recsys_workloads.contracts"}, name
 
 
 SERVING_SIDE = ("serving", "runtime", "online")
@@ -105,7 +183,7 @@ def test_the_workloads_images_front_doors_start_without_the_control_plane() -> N
     code = (
         "import sys\n"
         "sys.modules['recsys_operator'] = None\n"
-        "from recsys_workloads import cli\n"
+        "from recsys_local import cli\n"
         "for argv in (['api', 'serve', '--help'], ['events', 'serve', '--help'], ['data', '--help']):\n"
         "    cli.add_control_plane_commands(argv)\n"
         "    try:\n"
@@ -120,7 +198,7 @@ def test_the_workloads_images_front_doors_start_without_the_control_plane() -> N
 
 def test_the_recsys_command_offers_local_mode_and_the_cluster_when_asked() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "recsys_workloads.cli", "--help"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "recsys_local.cli", "--help"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     assert all(name in done.stdout for name in ("local", "demo", "cluster", "api", "events"))
@@ -160,7 +238,7 @@ def test_the_workloads_image_installs_every_package_the_data_plane_imports() -> 
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     installed = _closure([*project["dependencies"], *project["optional-dependencies"]["train"]])
-    provided = {"triton_python_backend_utils", "recsys_workloads", "recsys_operator", "kfp_server_api"}
+    provided = {"triton_python_backend_utils", "recsys_workloads", "kfp_server_api"}
     optional = {"matplotlib"}  # evaluation/report.py draws a chart only when it is installed (find_spec)
     provided |= optional
     owners = metadata.packages_distributions()

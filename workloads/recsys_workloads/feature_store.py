@@ -30,7 +30,7 @@ import numpy.typing as npt
 import yaml
 from pydantic import Field
 
-from recsys_workloads.spec import SpecModel
+from recsys_workloads.contracts.spec import SpecModel
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -287,8 +287,8 @@ def build_feature_tables(
         n = table.num_rows
         pq.write_table(table.append_column(EVENT_TIMESTAMP, pa.repeat(stamp, n)), out / f"{name}.parquet")
 
+    from recsys_workloads.contracts.keys import RECENT_KEPT
     from recsys_workloads.features.history import user_history
-    from recsys_workloads.online.keys import RECENT_KEPT
 
     history = user_history(
         np.array(events.column(s.USER_ID).to_pylist(), dtype=object),

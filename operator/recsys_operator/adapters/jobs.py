@@ -19,8 +19,8 @@ from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.diagnosis import first_pod_problem
 from recsys_operator.manifests import training_job
 from recsys_operator.manifests.common import Owner
-from recsys_workloads.pipelines.job import CONTAINER, JobOutcome
-from recsys_workloads.pipelines.runner import (
+from recsys_workloads.contracts.job import CONTAINER, JobOutcome
+from recsys_workloads.contracts.runs import (
     RunnerUnavailableError,
     RunRejectedError,
     RunState,

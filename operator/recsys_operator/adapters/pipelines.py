@@ -14,13 +14,9 @@ from recsys_operator.adapters.kube import Cluster
 from recsys_operator.api.recommender_system import RecommenderSystemSpec, TrainingSpec
 from recsys_operator.manifests import web
 from recsys_operator.manifests.common import Owner
-from recsys_workloads.pipelines.config import MODEL_MOUNT, OnlineWarmup
-from recsys_workloads.pipelines.runner import (
-    KfpClientRunner,
-    LocalRunner,
-    PipelineRunner,
-    RunnerUnavailableError,
-)
+from recsys_workloads.contracts.pipelines import MODEL_MOUNT, OnlineWarmup
+from recsys_workloads.contracts.runs import PipelineRunner, RunnerUnavailableError
+from recsys_workloads.pipelines.runner import KfpClientRunner, LocalRunner
 
 RUNNER_ENV = "RECSYS_PIPELINE_RUNNER"  # "kfp" (default) or "local"
 LOCAL_RUNS_ENV = "RECSYS_LOCAL_RUNS"

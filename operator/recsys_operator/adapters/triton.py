@@ -19,13 +19,8 @@ from recsys_operator.adapters.kube import Cluster
 from recsys_operator.adapters.pipelines import local_mode, storage_for
 from recsys_operator.manifests import triton
 from recsys_operator.manifests.common import Owner
-from recsys_workloads.serving.rollout import (
-    RolloutError,
-    RolloutResult,
-    served_version_dirs,
-    switch_triton,
-    version_number,
-)
+from recsys_workloads.contracts.rollout import RolloutError, RolloutResult
+from recsys_workloads.serving.rollout import served_version_dirs, switch_triton, version_number
 
 URL_ENV = "RECSYS_TRITON_URL"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from recsys_workloads.online import keys
+from recsys_workloads.contracts import keys
 from recsys_workloads.online.client import connect
 
 BATCH = 500

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from recsys_workloads.spec import SpecModel
+from recsys_workloads.contracts.spec import SpecModel
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 _REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")

@@ -15,15 +15,19 @@ from pydantic import Field
 
 from recsys_operator.api.conditions import Condition
 from recsys_operator.schedule import invalid_schedule
-from recsys_workloads.data.sources import DataSourcesSpec, GeneratorSpec
-from recsys_workloads.events.config import EventLimits, WalConfig
-from recsys_workloads.index.config import IndexConfig, ivf_lists
-from recsys_workloads.models.config import ModelsConfig
-from recsys_workloads.online.popularity import PopularityConfig
-from recsys_workloads.online.seen_filter import SeenFilterConfig
-from recsys_workloads.pipelines.images import SERVING_IMAGE, WORKLOADS_IMAGE
-from recsys_workloads.serving.config import MAX_CATEGORY_CAP, MAX_TEMPERATURE, MAX_TOP_K, ServingGraphConfig
-from recsys_workloads.spec import (
+from recsys_workloads.contracts.data_sources import DataSourcesSpec, GeneratorSpec
+from recsys_workloads.contracts.events import EventLimits, WalConfig
+from recsys_workloads.contracts.images import SERVING_IMAGE, WORKLOADS_IMAGE
+from recsys_workloads.contracts.index import IndexConfig, ivf_lists
+from recsys_workloads.contracts.models import ModelsConfig
+from recsys_workloads.contracts.online import PopularityConfig, SeenFilterConfig
+from recsys_workloads.contracts.serving import (
+    MAX_CATEGORY_CAP,
+    MAX_TEMPERATURE,
+    MAX_TOP_K,
+    ServingGraphConfig,
+)
+from recsys_workloads.contracts.spec import (
     AbsolutePath,
     Grammar,
     HostPort,

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from recsys_operator.api.conditions import Condition
-from recsys_workloads.spec import SpecModel
+from recsys_workloads.contracts.spec import SpecModel
 
 KIND = "TrainingRun"
 PLURAL = "trainingruns"

@@ -34,7 +34,7 @@ from recsys_operator.api import recommender_system as rs
 from recsys_operator.api import training_run as tr
 from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers.recommender_system import spec_problems
-from recsys_workloads.pipelines.config import PipelineConfig, apply_overrides
+from recsys_workloads.contracts.pipelines import PipelineConfig, apply_overrides
 
 ENABLE_ENV = "RECSYS_WEBHOOK"
 ADDR_ENV = "RECSYS_WEBHOOK_ADDR"

@@ -22,7 +22,7 @@ from recsys_operator.manifests.desired import ENSEMBLE
 from recsys_operator.metrics import reconcile_timer
 from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers.training_run import adopted_owner_references, reconcile
-from recsys_workloads.pipelines.runner import TERMINAL
+from recsys_workloads.contracts.runs import TERMINAL
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 POLL_SECONDS = 10.0

@@ -17,8 +17,8 @@ from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.api.training_run import KIND
 from recsys_operator.manifests import events, web
 from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
-from recsys_workloads.pipelines.config import GPU_RESOURCE, MODEL_MOUNT
-from recsys_workloads.pipelines.job import ARGUMENTS_ENV, CONTAINER, RUN_ID_ENV
+from recsys_workloads.contracts.job import ARGUMENTS_ENV, CONTAINER, RUN_ID_ENV
+from recsys_workloads.contracts.pipelines import GPU_RESOURCE, MODEL_MOUNT
 
 COMPONENT = "training"
 RUN_LABEL = "recsys.io/training-run"

@@ -1,7 +1,7 @@
 """Triton Deployment, Service and queue-time HPA, after the seed's chart.
 
 A Triton pod renders its model repository at start (init container, the serving image's
-`python -m recsys_workloads.serving.rollout`) for the model version named in its template,
+`python -m recsys_workloads.serving.pod_repository`) for the model version named in its template,
 so a restarted or added pod serves the version status records (docs/decisions/0009).
 """
 
@@ -12,6 +12,7 @@ import json
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common, web
 from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+from recsys_workloads.contracts.serving import POD_REPOSITORY_MODULE, PodEnv
 
 COMPONENT = "triton"
 MODELS_MOUNT = "/models"  # the shared model volume: published versions are /models/<N>
@@ -32,14 +33,14 @@ def version_dir(version: int) -> str:
 def _render_container(owner: Owner, spec: RecommenderSystemSpec, version: int | None) -> Manifest:
     """Writes the repository for `version` (only the popularity path without one) into the emptyDir."""
     env = [
-        {"name": "RECSYS_MODEL_VERSION_DIR", "value": version_dir(version) if version is not None else ""},
-        {"name": "RECSYS_REDIS_URL", "value": web.redis_url(owner, spec)},
-        {"name": "RECSYS_SERVING_GRAPH", "value": json.dumps(spec.serving_graph().to_spec(), sort_keys=True)},
+        {"name": PodEnv.VERSION_DIR, "value": version_dir(version) if version is not None else ""},
+        {"name": PodEnv.REDIS_URL, "value": web.redis_url(owner, spec)},
+        {"name": PodEnv.SERVING_GRAPH, "value": json.dumps(spec.serving_graph().to_spec(), sort_keys=True)},
     ]
     return {
         "name": "render-repository",
         "image": spec.serving.image,
-        "command": ["python", "-m", "recsys_workloads.serving.rollout", REPOSITORY],
+        "command": ["python", "-m", POD_REPOSITORY_MODULE, REPOSITORY],
         "env": env,
         "volumeMounts": [
             {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},

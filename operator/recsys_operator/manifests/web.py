@@ -14,7 +14,7 @@ from typing import Any
 from recsys_operator.api.recommender_system import PodResourcesSpec, RecommenderSystemSpec
 from recsys_operator.manifests import valkey
 from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
-from recsys_workloads.online import keys
+from recsys_workloads.contracts import keys
 
 CONFIG_MOUNT = "/etc/recsys"
 CONFIG_HASH_ANNOTATION = "recsys.io/config-hash"

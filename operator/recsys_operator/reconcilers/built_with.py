@@ -18,9 +18,9 @@ from pydantic import BaseModel
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import training_job
-from recsys_workloads.data.sources import DataSourcesSpec
-from recsys_workloads.models.config import ModelsConfig
-from recsys_workloads.pipelines.config import PipelineConfig
+from recsys_workloads.contracts.data_sources import DataSourcesSpec
+from recsys_workloads.contracts.models import ModelsConfig
+from recsys_workloads.contracts.pipelines import PipelineConfig
 
 BuiltWith = dict[str, str]  # spec path -> value or digest
 # What an incremental run carries over from the version it fine-tunes (models.pipeline.finetune_version

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from recsys_operator.api.conditions import Condition
 from recsys_operator.api.recommender_system import ModelStatus
 from recsys_operator.status import model_conditions
-from recsys_workloads.serving.rollout import RolloutResult
+from recsys_workloads.contracts.rollout import RolloutResult
 
 Action = Literal["none", "record", "switch"]
 

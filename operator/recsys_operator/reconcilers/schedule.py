@@ -13,7 +13,7 @@ from recsys_operator.manifests import training
 from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers.recommender_system import spec_problems
 from recsys_operator.schedule import due_slot, run_name
-from recsys_workloads.pipelines.runner import TERMINAL
+from recsys_workloads.contracts.runs import TERMINAL
 
 
 def _parse(value: object) -> dt.datetime | None:

@@ -23,9 +23,9 @@ from recsys_operator.api.training_run import DataSummary, TrainingMetrics, Train
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import ENSEMBLE
 from recsys_operator.reconcilers import built_with
-from recsys_workloads.models.gate import verdict_from_metrics
-from recsys_workloads.pipelines.config import OnlineWarmup, PipelineConfig, Toleration, apply_overrides
-from recsys_workloads.pipelines.runner import (
+from recsys_workloads.contracts.gate import verdict_from_metrics
+from recsys_workloads.contracts.pipelines import OnlineWarmup, PipelineConfig, Toleration, apply_overrides
+from recsys_workloads.contracts.runs import (
     PipelineRunner,
     RunnerUnavailableError,
     RunRejectedError,

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.events.app import create_app
 from recsys_workloads.events.client import EventClient
-from recsys_workloads.events.config import EventServiceConfig
 from recsys_workloads.events.local_server import ThreadedServer
 
 ORIGIN = 1_795_000_000 - 1_795_000_000 % 86_400

@@ -7,11 +7,11 @@ from collections.abc import Callable
 import redis
 from typer.testing import CliRunner
 
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.events.cli import app
 from recsys_workloads.events.client import EventClient
-from recsys_workloads.events.config import EventServiceConfig
 from recsys_workloads.events.local_server import ThreadedServer
-from recsys_workloads.online import keys
 from tests.integration.events.conftest import MakeConfig
 
 Serve = Callable[[EventServiceConfig], tuple[ThreadedServer, EventClient]]

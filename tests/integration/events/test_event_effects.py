@@ -11,12 +11,12 @@ import pyarrow.dataset as ds
 import pytest
 import redis
 
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.ingest import open_interactions
 from recsys_workloads.events.client import EventClient
-from recsys_workloads.events.config import EventServiceConfig
 from recsys_workloads.events.local_server import ThreadedServer
-from recsys_workloads.online import keys
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import make_seen_filter

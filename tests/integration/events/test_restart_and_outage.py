@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.ingest import open_interactions
 from recsys_workloads.events.client import EventClient
-from recsys_workloads.events.config import EventServiceConfig
 from recsys_workloads.events.local_server import ThreadedServer
 from recsys_workloads.events.wal import SEGMENT_GLOB
 from recsys_workloads.runtime import toolchain

@@ -21,17 +21,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
+from recsys_workloads.contracts.events import EventLimits, EventServiceConfig
+from recsys_workloads.contracts.models import ModelsConfig
+from recsys_workloads.contracts.online import SeenFilterConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest, open_interactions
 from recsys_workloads.events.client import EventClient, new_event_id
-from recsys_workloads.events.config import EventLimits, EventServiceConfig
 from recsys_workloads.events.local_server import ThreadedServer
 from recsys_workloads.features import transform as ft
 from recsys_workloads.features.fit import examples
-from recsys_workloads.models.config import ModelsConfig
 from recsys_workloads.models.pipeline import Shop, fit_step
-from recsys_workloads.online.seen_filter import SeenFilterConfig
 from recsys_workloads.serving.graph import encode, run_steps, texts
 from recsys_workloads.serving.resources import Resources
 

@@ -17,10 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from recsys_workloads import feature_store as fs
+from recsys_workloads.contracts.keys import RECENT_KEPT
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest, open_interactions
-from recsys_workloads.online.keys import RECENT_KEPT
 from recsys_workloads.online.top_category import top_category
 from recsys_workloads.runtime import toolchain
 from recsys_workloads.runtime.redis_server import RedisServer

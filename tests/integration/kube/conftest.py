@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from recsys_operator.testing.cluster import CrdRejectedError, KubeCluster
-from recsys_operator.testing.kube_apiserver import KubeApiServer, KubeBinariesMissingError, find_binaries
+from recsys_local.testbed.cluster import CrdRejectedError, KubeCluster
+from recsys_local.testbed.kube_apiserver import KubeApiServer, KubeBinariesMissingError, find_binaries
 from recsys_workloads.runtime.process import ServerStartError
 
 REPO = Path(__file__).resolve().parents[3]

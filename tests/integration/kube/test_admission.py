@@ -20,11 +20,11 @@ from kopf.testing import KopfRunner
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from recsys_local.testbed.cluster import KubeCluster
+from recsys_local.testbed.wait import until
 from recsys_operator.adapters.kube import server_message
 from recsys_operator.api import API_VERSION, GROUP, VERSION
 from recsys_operator.handlers import admission
-from recsys_operator.testing.cluster import KubeCluster
-from recsys_operator.testing.wait import until
 
 RS_PLURAL, TR_PLURAL = "recommendersystems", "trainingruns"
 QUIET: dict[str, Any] = {"suspend": True, "training": {"initial": False, "incrementalSchedule": None}}

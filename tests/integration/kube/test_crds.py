@@ -7,9 +7,9 @@ import time
 
 from kubernetes import client
 
+from recsys_local.testbed.cluster import KubeCluster
 from recsys_operator.api import API_VERSION
 from recsys_operator.api.crd import CATEGORY
-from recsys_operator.testing.cluster import KubeCluster
 
 
 def test_generated_crds_are_accepted_and_become_established(kube_cluster: KubeCluster) -> None:

@@ -11,8 +11,8 @@ import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client
 
+from recsys_local.testbed.cluster import KubeCluster
 from recsys_operator.api import API_VERSION, GROUP, VERSION
-from recsys_operator.testing.cluster import KubeCluster
 
 HANDLERS = """
 import kopf

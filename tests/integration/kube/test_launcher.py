@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys_operator.testing.kube_apiserver import KubeApiServer, KubeBinaries
+from recsys_local.testbed.kube_apiserver import KubeApiServer, KubeBinaries
 from recsys_workloads.runtime.process import ServerStartError
 
 

@@ -13,11 +13,11 @@ from kopf.testing import KopfRunner
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from recsys_local.testbed.cluster import KubeCluster
+from recsys_local.testbed.wait import until
 from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.api import GROUP, VERSION
-from recsys_operator.testing.cluster import KubeCluster
-from recsys_operator.testing.wait import until
-from recsys_workloads.online import keys
+from recsys_workloads.contracts import keys
 from recsys_workloads.pipelines.runner import LocalRunner
 from recsys_workloads.runtime.redis_server import RedisServer
 

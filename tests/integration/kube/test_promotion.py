@@ -14,6 +14,8 @@ import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client
 
+from recsys_local.testbed.cluster import KubeCluster
+from recsys_local.testbed.wait import until
 from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.adapters.triton import URL_ENV, TritonPods
 from recsys_operator.api import API_VERSION, GROUP, VERSION
@@ -21,9 +23,8 @@ from recsys_operator.api.recommender_system import KIND, PLURAL
 from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers.training_run import run_name
-from recsys_operator.testing.cluster import KubeCluster
-from recsys_operator.testing.wait import until
-from recsys_workloads.pipelines.runner import RunStatus, write_state
+from recsys_workloads.contracts.runs import RunStatus
+from recsys_workloads.pipelines.runner import write_state
 
 SPEC: dict[str, Any] = {"training": {"initial": False, "incrementalSchedule": None}}
 

@@ -8,10 +8,10 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from recsys_local.testbed.cluster import KubeCluster
 from recsys_operator.api import API_VERSION, GROUP, VERSION
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.api.training_run import TrainingRunSpec
-from recsys_operator.testing.cluster import KubeCluster
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES_DIR = REPO / "deploy" / "samples"

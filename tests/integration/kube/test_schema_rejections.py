@@ -15,13 +15,13 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from recsys_local.testbed.cluster import KubeCluster
 from recsys_operator.adapters.kube import server_message
 from recsys_operator.api import API_VERSION, GROUP, VERSION
 from recsys_operator.api.recommender_system import RecommenderSystemSpec, validate
 from recsys_operator.api.training_run import TrainingRunSpec
 from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers.recommender_system import spec_problems
-from recsys_operator.testing.cluster import KubeCluster
 
 RS, TR = "RecommenderSystem", "TrainingRun"
 MISSING = object()  # the object has no spec at all

@@ -18,12 +18,12 @@ import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client
 
+from recsys_local.testbed.wait import until
 from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.api import GROUP, VERSION
 from recsys_operator.api.recommender_system import COMPONENT_CONDITIONS, PLURAL, RecommenderSystemSpec
 from recsys_operator.manifests.common import MANAGER, Owner
 from recsys_operator.manifests.desired import desired_objects
-from recsys_operator.testing.wait import until
 
 NAME = "shop"
 # No initial training (no KFP); otherwise the defaults, so every child appears.

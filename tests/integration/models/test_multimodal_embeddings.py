@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recsys_workloads.contracts.models import EmbeddingConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.embeddings.encoders import ImageEncoder, TextEncoder
 from recsys_workloads.embeddings.items import item_content
 from recsys_workloads.features import transform as ft
 from recsys_workloads.features.tables import load_catalog
-from recsys_workloads.models.config import EmbeddingConfig
 
 ITEMS = 40
 

@@ -9,19 +9,19 @@ import faiss
 import numpy as np
 import pytest
 
-from recsys_workloads.evaluation.report import markdown
-from recsys_workloads.features import transform as ft
-from recsys_workloads.features.vocabulary import OOV_INDEX
-from recsys_workloads.index.config import IndexConfig
-from recsys_workloads.index.item_index import ItemIndex
-from recsys_workloads.models import artifacts, blend, dlrm, two_tower
-from recsys_workloads.models.config import (
+from recsys_workloads.contracts.index import IndexConfig
+from recsys_workloads.contracts.models import (
     DlrmConfig,
     EmbeddingConfig,
     FineTuneConfig,
     ModelsConfig,
     TwoTowerConfig,
 )
+from recsys_workloads.evaluation.report import markdown
+from recsys_workloads.features import transform as ft
+from recsys_workloads.features.vocabulary import OOV_INDEX
+from recsys_workloads.index.item_index import ItemIndex
+from recsys_workloads.models import artifacts, blend, dlrm, two_tower
 from recsys_workloads.models.export import export_version
 from recsys_workloads.models.onnx_runner import OnnxModel
 from recsys_workloads.models.pipeline import VersionSummary, finetune_version, train_version

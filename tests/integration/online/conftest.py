@@ -12,13 +12,9 @@ import fakeredis
 import pytest
 import redis
 
+from recsys_workloads.contracts.online import SeenFilterConfig
 from recsys_workloads.online.client import connect
-from recsys_workloads.online.seen_filter import (
-    BitmapSeenFilter,
-    NativeBloomSeenFilter,
-    SeenFilter,
-    SeenFilterConfig,
-)
+from recsys_workloads.online.seen_filter import BitmapSeenFilter, NativeBloomSeenFilter, SeenFilter
 
 FilterFactory = Callable[[SeenFilterConfig], SeenFilter]
 

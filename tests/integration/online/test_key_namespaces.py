@@ -8,9 +8,10 @@ import pytest
 import redis
 
 from recsys_operator.adapters.valkey import delete_namespace
-from recsys_workloads.online import keys
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.online import SeenFilterConfig
 from recsys_workloads.online.popularity import Popularity
-from recsys_workloads.online.seen_filter import SeenFilterConfig, make_seen_filter
+from recsys_workloads.online.seen_filter import make_seen_filter
 
 
 def _write_state(client: redis.Redis, user: str) -> None:

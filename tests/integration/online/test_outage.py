@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from recsys_workloads.contracts.online import SeenFilterConfig
 from recsys_workloads.online.client import OnlineStoreUnavailableError, connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import (
     PASSTHROUGH,
-    SeenFilterConfig,
     contains_or_passthrough,
     detect_backend,
     make_seen_filter,

@@ -7,7 +7,8 @@ from typing import cast
 import pytest
 import redis
 
-from recsys_workloads.online.popularity import Popularity, PopularityConfig, era_of, landmark
+from recsys_workloads.contracts.online import PopularityConfig
+from recsys_workloads.online.popularity import Popularity, era_of, landmark
 
 CONFIG = PopularityConfig(half_life_hours=24)
 HOUR = 3600.0

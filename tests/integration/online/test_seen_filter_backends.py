@@ -9,11 +9,11 @@ import fakeredis
 import pytest
 import redis
 
+from recsys_workloads.contracts.online import SeenFilterConfig
 from recsys_workloads.online.seen_filter import (
     BackendUnavailableError,
     BitmapSeenFilter,
     NativeBloomSeenFilter,
-    SeenFilterConfig,
     detect_backend,
     make_seen_filter,
 )

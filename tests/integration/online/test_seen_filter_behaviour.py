@@ -9,7 +9,8 @@ from typing import cast
 import numpy as np
 import pytest
 
-from recsys_workloads.online.seen_filter import SeenFilter, SeenFilterConfig, contains_or_passthrough
+from recsys_workloads.contracts.online import SeenFilterConfig
+from recsys_workloads.online.seen_filter import SeenFilter, contains_or_passthrough
 
 FilterFactory = Callable[[SeenFilterConfig], SeenFilter]  # the `make_filter` fixture (conftest.py)
 

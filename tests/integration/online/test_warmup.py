@@ -9,11 +9,12 @@ import pyarrow.compute as pc
 import pytest
 import redis
 
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.online import SeenFilterConfig
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest
-from recsys_workloads.online import keys
 from recsys_workloads.online.popularity import Popularity
-from recsys_workloads.online.seen_filter import SeenFilterConfig, make_seen_filter
+from recsys_workloads.online.seen_filter import make_seen_filter
 from recsys_workloads.online.top_category import top_category
 from recsys_workloads.online.warmup import clicked_history, item_categories, warm_online_state
 from recsys_workloads.serving.user_lookup import lookup_user

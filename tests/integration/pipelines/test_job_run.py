@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from recsys_workloads.contracts.job import ARGUMENTS_ENV, RUN_ID_ENV, JobOutcome
+from recsys_workloads.contracts.pipelines import PipelineConfig
 from recsys_workloads.pipelines import job_run
-from recsys_workloads.pipelines.config import PipelineConfig
-from recsys_workloads.pipelines.job import ARGUMENTS_ENV, RUN_ID_ENV, JobOutcome
 
 TINY = {"dataSources": {"generator": {"users": 150, "interactions": 1_500, "days": 2, "images": False}}}
 

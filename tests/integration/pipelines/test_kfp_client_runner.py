@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from recsys_workloads.pipelines.config import PipelineConfig
+from recsys_workloads.contracts.pipelines import PipelineConfig
 from recsys_workloads.pipelines.runner import KfpClientRunner
 from recsys_workloads.pipelines.training import record_outputs
 
@@ -133,7 +133,7 @@ def test_an_unreachable_server_is_reported_at_once_not_after_kfps_own_retries() 
     import socket
     import time
 
-    from recsys_workloads.pipelines.runner import RunnerUnavailableError
+    from recsys_workloads.contracts.runs import RunnerUnavailableError
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))

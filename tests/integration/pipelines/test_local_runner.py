@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from recsys_workloads.pipelines.config import PipelineConfig
+from recsys_workloads.contracts.pipelines import PipelineConfig
 from recsys_workloads.pipelines.runner import LocalRunner
 
 TINY = {

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from recsys_workloads.contracts.pipelines import PipelineConfig
+from recsys_workloads.contracts.runs import RunStatus
 from recsys_workloads.models import artifacts
-from recsys_workloads.pipelines.config import PipelineConfig
-from recsys_workloads.pipelines.runner import LocalRunner, RunStatus
+from recsys_workloads.pipelines.runner import LocalRunner
 from recsys_workloads.serving.rollout import versions
 
 TINY_MODELS = {

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from recsys_workloads.contracts.index import IndexConfig
+from recsys_workloads.contracts.models import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
+from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest
-from recsys_workloads.index.config import IndexConfig
-from recsys_workloads.models.config import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
 from recsys_workloads.models.export import export_version
 from recsys_workloads.models.pipeline import train_version
 from recsys_workloads.online.client import connect
@@ -20,7 +21,6 @@ from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.toolchain import Toolchain
 from recsys_workloads.runtime.triton_server import TritonServer
-from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.recommender import Recommender
 from recsys_workloads.serving.repository import build_version_repository

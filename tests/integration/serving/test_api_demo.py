@@ -21,11 +21,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest, open_interactions
 from recsys_workloads.events.app import create_app as create_events_app
-from recsys_workloads.events.config import EventServiceConfig
 from recsys_workloads.events.local_server import ThreadedServer
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity

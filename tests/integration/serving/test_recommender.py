@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.online import SeenFilterConfig
+from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.features.tables import load_users
-from recsys_workloads.online import keys, seen_filter
+from recsys_workloads.online import seen_filter
 from recsys_workloads.online.client import connect
-from recsys_workloads.online.seen_filter import BitmapSeenFilter, SeenFilterConfig, make_seen_filter
-from recsys_workloads.serving.config import ServingGraphConfig
+from recsys_workloads.online.seen_filter import BitmapSeenFilter, make_seen_filter
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.recommender import RecommendationRequest, Recommender
 from recsys_workloads.serving.user_lookup import UserProfiles, lookup_user

@@ -11,16 +11,10 @@ import numpy as np
 import pytest
 import tritonclient.http as httpclient
 
+from recsys_workloads.contracts.rollout import RolloutError
 from recsys_workloads.runtime.toolchain import Toolchain
 from recsys_workloads.runtime.triton_server import TritonServer
-from recsys_workloads.serving.rollout import (
-    FAILED_PREFIX,
-    RolloutError,
-    roll_back,
-    roll_out,
-    stage_version,
-    versions,
-)
+from recsys_workloads.serving.rollout import FAILED_PREFIX, roll_back, roll_out, stage_version, versions
 
 CONFIG = """name: "scale"
 backend: "python"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.models import artifacts
 from recsys_workloads.runtime.toolchain import Toolchain
-from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.repository import RepositoryError, build_version_repository
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from redis.crc import key_slot
 
-from recsys_workloads.online import keys
+from recsys_workloads.contracts import keys
 
 
 @pytest.mark.parametrize("visitor", ["u1", "anon-42", "user:with:colons"])

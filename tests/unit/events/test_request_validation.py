@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from recsys_workloads import vocab
+from recsys_workloads.contracts.events import EventLimits
 from recsys_workloads.data import schema as s
-from recsys_workloads.events.config import EventLimits
 from recsys_workloads.events.models import DeviceName, EventTypeName
 from recsys_workloads.events.validation import EventRejectedError, validate_request
 

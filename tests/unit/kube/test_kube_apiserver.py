@@ -11,7 +11,7 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from recsys_operator.testing.kube_apiserver import (
+from recsys_local.testbed.kube_apiserver import (
     BIN_ENV,
     CONTROLLERS,
     KubeBinaries,

@@ -10,11 +10,11 @@ import numpy.typing as npt
 import pytest
 from pydantic import ValidationError
 
+from recsys_workloads.contracts.index import IndexConfig
+from recsys_workloads.contracts.models import ModelsConfig
 from recsys_workloads.embeddings.cache import EmbeddingCache
 from recsys_workloads.embeddings.pca import Pca
-from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.index.item_index import ItemIndex
-from recsys_workloads.models.config import ModelsConfig
 
 
 def _properties(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

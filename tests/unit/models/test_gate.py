@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from recsys_workloads.models.config import FineTuneConfig
-from recsys_workloads.models.gate import GateInputs, gate_metrics, gate_verdict, verdict_from_metrics
+from recsys_workloads.contracts.gate import GateInputs, gate_metrics, gate_verdict, verdict_from_metrics
+from recsys_workloads.contracts.models import FineTuneConfig
 
 SERVING = GateInputs(recall_at_k=0.40, auc=0.80, queries=900)
 CONFIG = FineTuneConfig(regression_tolerance=0.01, min_eval_queries=200)

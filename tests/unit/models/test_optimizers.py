@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsys_workloads.models.config import XLA_MIN_TABLE_ROWS
+from recsys_workloads.contracts.models import XLA_MIN_TABLE_ROWS
 from recsys_workloads.models.optimizers import LazyAdam, largest_table_rows, use_xla
 
 

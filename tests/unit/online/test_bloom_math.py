@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from recsys_workloads.contracts import bloom_sizing
 from recsys_workloads.online import bloom
 
 # Golden positions: any change here silently orphans every filter already in Valkey,
@@ -25,31 +26,31 @@ GOLDEN_STR = {
 
 
 def test_sizing_matches_the_textbook_formula_for_5000_items_at_one_percent() -> None:
-    assert bloom.bloom_sizing(5000, 0.01) == (47926, 7)
+    assert bloom_sizing.bloom_sizing(5000, 0.01) == (47926, 7)
 
 
 def test_sizing_grows_with_capacity_and_with_a_stricter_rate() -> None:
-    base = bloom.bloom_sizing(1000, 0.01)
-    assert bloom.bloom_sizing(2000, 0.01).bits > base.bits
-    stricter = bloom.bloom_sizing(1000, 0.001)
+    base = bloom_sizing.bloom_sizing(1000, 0.01)
+    assert bloom_sizing.bloom_sizing(2000, 0.01).bits > base.bits
+    stricter = bloom_sizing.bloom_sizing(1000, 0.001)
     assert stricter.bits > base.bits and stricter.hashes > base.hashes
 
 
 def test_sized_filter_expects_the_configured_rate_at_capacity() -> None:
-    bits, hashes = bloom.bloom_sizing(5000, 0.01)
-    assert bloom.expected_fpr(bits, hashes, 5000) == pytest.approx(0.01, rel=0.05)
+    bits, hashes = bloom_sizing.bloom_sizing(5000, 0.01)
+    assert bloom_sizing.expected_fpr(bits, hashes, 5000) == pytest.approx(0.01, rel=0.05)
 
 
 @pytest.mark.parametrize(("capacity", "rate"), [(0, 0.01), (10, 0.0), (10, 1.0), (10**9, 1e-9)])
 def test_sizing_rejects_impossible_parameters(capacity: int, rate: float) -> None:
     with pytest.raises(ValueError):
-        bloom.bloom_sizing(capacity, rate)
+        bloom_sizing.bloom_sizing(capacity, rate)
 
 
 def test_per_filter_rate_keeps_the_union_of_a_window_at_the_configured_rate() -> None:
-    per_day = bloom.per_filter_error_rate(0.01, 7)
+    per_day = bloom_sizing.per_filter_error_rate(0.01, 7)
     assert 1 - (1 - per_day) ** 7 == pytest.approx(0.01)
-    assert bloom.per_filter_error_rate(0.01, 1) == pytest.approx(0.01)
+    assert bloom_sizing.per_filter_error_rate(0.01, 1) == pytest.approx(0.01)
 
 
 def test_integer_positions_match_golden_values() -> None:

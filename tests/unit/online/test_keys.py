@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from redis.crc import key_slot
 
-from recsys_workloads.online import keys
+from recsys_workloads.contracts import keys
 
 DAY_END = dt.datetime(2026, 11, 15, 23, 59, 59, tzinfo=dt.UTC).timestamp()
 

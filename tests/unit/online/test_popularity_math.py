@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from recsys_workloads.online.popularity import PopularityConfig, decayed, era_of, forward_weight, landmark
+from recsys_workloads.contracts.online import PopularityConfig
+from recsys_workloads.online.popularity import decayed, era_of, forward_weight, landmark
 
 CONFIG = PopularityConfig(half_life_hours=24)
 T = 20_000 * 86_400.0 + 12_345.0

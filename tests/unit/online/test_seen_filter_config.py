@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from recsys_workloads.online import bloom
-from recsys_workloads.online.seen_filter import SeenFilterConfig
+from recsys_workloads.contracts import bloom_sizing
+from recsys_workloads.contracts.online import SeenFilterConfig
 
 
 def test_defaults_are_a_seven_day_window_of_5000_items_at_one_percent() -> None:
@@ -18,7 +18,7 @@ def test_defaults_are_a_seven_day_window_of_5000_items_at_one_percent() -> None:
 def test_day_filters_are_sized_so_the_whole_window_meets_the_rate() -> None:
     config = SeenFilterConfig()
     bits, hashes = config.sizing
-    day_fpr = bloom.expected_fpr(bits, hashes, config.capacity)
+    day_fpr = bloom_sizing.expected_fpr(bits, hashes, config.capacity)
     assert 1 - (1 - day_fpr) ** config.window_days == pytest.approx(0.01, rel=0.05)
 
 

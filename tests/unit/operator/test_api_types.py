@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec, validate
 from recsys_operator.api.training_run import TrainingRunSpec
-from recsys_workloads.serving.config import MAX_CATEGORY_CAP, MAX_TEMPERATURE, MAX_TOP_K
+from recsys_workloads.contracts.serving import MAX_CATEGORY_CAP, MAX_TEMPERATURE, MAX_TOP_K
 
 SAMPLES = Path(__file__).resolve().parents[3] / "deploy" / "samples"
 
@@ -111,7 +111,7 @@ def test_more_recent_items_than_the_online_store_keeps_is_refused_naming_the_fie
     from pydantic import ValidationError
 
     from recsys_operator.api.recommender_system import RecommenderSystemSpec
-    from recsys_workloads.online.keys import RECENT_KEPT
+    from recsys_workloads.contracts.keys import RECENT_KEPT
 
     RecommenderSystemSpec.model_validate({"models": {"recentItems": RECENT_KEPT}})
     with pytest.raises(ValidationError, match=r"recentItems|recent_items"):

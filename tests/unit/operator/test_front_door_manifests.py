@@ -19,7 +19,7 @@ from recsys_operator.manifests import api, events, network, triton, valkey, web
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 from recsys_operator.status import Observed, reconcile_conditions
-from recsys_workloads.events.config import EventServiceConfig
+from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.serving.api import ApiConfig
 
 ROOT = Path(__file__).resolve().parents[3]

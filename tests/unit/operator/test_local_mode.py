@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recsys_operator.local.cluster import LocalCluster
-from recsys_operator.local.state import LocalState, LocalStateError, load, locked, save
-from recsys_operator.local.system import LocalModeError, localize, read_spec_file
+from recsys_local.mode.cluster import LocalCluster
+from recsys_local.mode.state import LocalState, LocalStateError, load, locked, save
+from recsys_local.mode.system import LocalModeError, localize, read_spec_file
 from recsys_operator.manifests import triton
 from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers.recommender_system import reconcile
@@ -152,7 +152,7 @@ def test_status_patches_merge_like_a_merge_patch() -> None:
 def test_up_without_redis_server_names_the_fix_and_starts_nothing(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from recsys_operator.local import cli
+    from recsys_local.mode import cli
 
     out = CliRunner().invoke(
         cli.app,

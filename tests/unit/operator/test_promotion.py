@@ -10,7 +10,7 @@ from recsys_operator.api.recommender_system import ModelStatus, RecommenderSyste
 from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers.promotion import plan
 from recsys_operator.status import model_state
-from recsys_workloads.serving.rollout import RolloutResult
+from recsys_workloads.contracts.rollout import RolloutResult
 
 SERVING_2 = ModelStatus(current_version=2, previous_version=1, latest_version=2)
 

@@ -13,7 +13,7 @@ from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests.common import Manifest, Owner
 from recsys_operator.manifests.training_job import EVENT_LOG_MOUNT, MAX_NAME, job, job_name
 from recsys_operator.reconcilers.training_run import reconcile
-from recsys_workloads.pipelines.job import ARGUMENTS_ENV, CONTAINER, JobOutcome
+from recsys_workloads.contracts.job import ARGUMENTS_ENV, CONTAINER, JobOutcome
 
 OWNER = Owner(name="shop", namespace="ns", uid="rs-uid")
 RUN = {"name": "shop-initial", "uid": "0123456789abcdef"}

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from recsys_operator.reconcilers.training_run import reconcile, run_name
-from recsys_workloads.pipelines.config import PipelineConfig
-from recsys_workloads.pipelines.runner import RunnerUnavailableError, RunState, RunStatus, StateChange
+from recsys_workloads.contracts.pipelines import PipelineConfig
+from recsys_workloads.contracts.runs import RunnerUnavailableError, RunState, RunStatus, StateChange
 
 T0 = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
 

@@ -8,9 +8,9 @@ from google.protobuf import json_format
 from kfp.kubernetes import kubernetes_executor_config_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from recsys_workloads.pipelines.compile import COMPILED_DIR, compiled
-from recsys_workloads.pipelines.config import PipelineConfig
-from recsys_workloads.pipelines.images import WORKLOADS_IMAGE
+from recsys_workloads.contracts.images import WORKLOADS_IMAGE
+from recsys_workloads.contracts.pipelines import COMPILED_DIR, PipelineConfig
+from recsys_workloads.pipelines.compile import compiled
 from recsys_workloads.pipelines.registry import pipeline_by_name
 
 

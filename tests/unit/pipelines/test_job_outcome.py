@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recsys_workloads.pipelines.job import MAX_MESSAGE_BYTES, JobOutcome, slim_outputs
+from recsys_workloads.contracts.job import MAX_MESSAGE_BYTES, JobOutcome, slim_outputs
 
 
 def test_an_outcome_round_trips_through_its_message() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from recsys_workloads.pipelines.config import DataWindow, PipelineConfig, apply_overrides
+from recsys_workloads.contracts.pipelines import DataWindow, PipelineConfig, apply_overrides
 from recsys_workloads.pipelines.steps import (
     dataset_origin,
     fine_tune_days,

@@ -14,7 +14,7 @@ def test_the_kfp_runner_imports_without_kfp_kubernetes() -> None:
         "import sys\n"
         "sys.modules['kfp.kubernetes'] = None\n"
         "from recsys_workloads.pipelines.runner import KfpClientRunner, recorded_outputs\n"
-        "from recsys_workloads.pipelines.compile import COMPILED_DIR\n"
+        "from recsys_workloads.contracts.pipelines import COMPILED_DIR\n"
         "assert (COMPILED_DIR / 'initial.yaml').is_file()\n"
         "print(recorded_outputs('r', {}))\n"
     )

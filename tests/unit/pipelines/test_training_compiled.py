@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
+from recsys_workloads.contracts.pipelines import MODEL_MOUNT
 from recsys_workloads.pipelines.compile import compiled
-from recsys_workloads.pipelines.config import MODEL_MOUNT
 
 
 def _doc(name: str) -> dict[str, Any]:

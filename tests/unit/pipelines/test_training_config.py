@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from recsys_workloads.pipelines.config import PipelineConfig
+from recsys_workloads.contracts.pipelines import PipelineConfig
 from recsys_workloads.pipelines.steps import (
     accelerator_limit,
     headline_metrics,

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recsys_workloads.online.seen_filter import SeenFilterConfig
-from recsys_workloads.serving.config import ServingGraphConfig
+from recsys_workloads.contracts.online import SeenFilterConfig
+from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.serving.repository import CONFIG, render_config, template_dir, version_parameters
 from recsys_workloads.serving.triton_step import load_step, parameters, serving_config
 

@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from recsys_workloads.contracts.data_sources import DataSourcesSpec
 from recsys_workloads.data.errors import DataValidationError
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import Layout, ingest, validate
-from recsys_workloads.data.sources import DataSourcesSpec
 from recsys_workloads.data.stats import compute_stats, day_files, render
 
 UNKNOWN_USERS_HELP = "rows of users without a profile: profile-less (kept, features unknown) or reject"

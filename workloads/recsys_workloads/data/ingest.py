@@ -33,10 +33,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
+from recsys_workloads.contracts.data_sources import UnknownItems, UnknownUsers
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.catalog import load_rds_products
 from recsys_workloads.data.errors import DataValidationError
-from recsys_workloads.data.sources import UnknownItems, UnknownUsers
 from recsys_workloads.data.unknown_ids import UnknownIds
 from recsys_workloads.data.validate import (
     as_dict_strings,

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recsys_workloads.contracts.data_sources import UnknownItems, UnknownUsers
 from recsys_workloads.data import schema as s
-from recsys_workloads.data.sources import UnknownItems, UnknownUsers
 from recsys_workloads.data.validate import check_known
 
 

@@ -10,10 +10,10 @@ from typing import Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from recsys_workloads.contracts.models import EmbeddingConfig
 from recsys_workloads.embeddings.cache import EmbeddingCache, content_hash
 from recsys_workloads.embeddings.pca import Pca
 from recsys_workloads.features import transform as ft
-from recsys_workloads.models.config import EmbeddingConfig
 
 TEXT_PCA: Final = "text_pca.npz"
 IMAGE_PCA: Final = "image_pca.npz"

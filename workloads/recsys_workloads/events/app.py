@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from recsys_workloads.events.config import EventServiceConfig
+from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.events.models import ErrorResponse, EventsResponse
 from recsys_workloads.events.online_effects import EventInFlightError
 from recsys_workloads.events.service import EventService

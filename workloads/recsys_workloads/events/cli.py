@@ -35,8 +35,8 @@ def serve(
     """Serve POST /events, /healthz, /readyz, /metrics with uvicorn (one process)."""
     import uvicorn
 
+    from recsys_workloads.contracts.events import EventLimits, EventServiceConfig
     from recsys_workloads.events.app import create_app
-    from recsys_workloads.events.config import EventLimits, EventServiceConfig
 
     if config is not None:
         service_config = EventServiceConfig.model_validate_json(config.read_text())

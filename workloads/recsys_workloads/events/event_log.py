@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from recsys_workloads.events.config import WalConfig
+from recsys_workloads.contracts.events import WalConfig
 from recsys_workloads.events.offline_log import Record, write_parts
 from recsys_workloads.events.wal import WriteAheadLog, drain, read_segment
 

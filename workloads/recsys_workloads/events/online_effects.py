@@ -23,9 +23,9 @@ from typing import Literal, cast
 import numpy as np
 import redis
 
-from recsys_workloads.events.config import EventServiceConfig
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.events.models import Event
-from recsys_workloads.online import keys
 from recsys_workloads.online.client import store_errors
 from recsys_workloads.online.popularity import era_of, forward_weight
 from recsys_workloads.online.seen_filter import BitmapSeenFilter, SeenFilter, make_seen_filter

@@ -13,9 +13,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.events.catalog import ItemCategories, dataset_origin, load_item_categories
-from recsys_workloads.events.config import EventServiceConfig
 from recsys_workloads.events.event_log import EventLog
 from recsys_workloads.events.metrics import EventMetrics
 from recsys_workloads.events.models import Event, EventOutcome, EventsResponse

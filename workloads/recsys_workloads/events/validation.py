@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from recsys_workloads.events.config import EventLimits
+from recsys_workloads.contracts.events import EventLimits
 from recsys_workloads.events.models import Event, EventBatch, EventPayload
 
 PAYLOAD: TypeAdapter[Event | EventBatch] = TypeAdapter(EventPayload)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from recsys_workloads.contracts.keys import SECONDS_PER_DAY
 from recsys_workloads.features import transform as ft
 from recsys_workloads.features.history import UserHistory, user_history
 from recsys_workloads.features.tables import Catalog, Interactions, Users
 from recsys_workloads.features.vocabulary import Vocabulary
-from recsys_workloads.online.keys import SECONDS_PER_DAY
 
 
 def fit_transforms(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from recsys_workloads.online.keys import RECENT_KEPT
+from recsys_workloads.contracts.keys import RECENT_KEPT
 
 ObjectArray = npt.NDArray[np.object_]
 NO_CATEGORY = -1

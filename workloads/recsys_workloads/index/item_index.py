@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from recsys_workloads.index.config import IndexConfig, ivf_lists
+from recsys_workloads.contracts.index import IndexConfig, ivf_lists
 
 INDEX_FILE: Final = "items.faiss"
 META_FILE: Final = "index.json"

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
+from recsys_workloads.contracts.models import ColdStartConfig
 from recsys_workloads.features import transform as ft
 from recsys_workloads.features.masking import mask_features
-from recsys_workloads.models.config import ColdStartConfig
 
 Arrays = Mapping[str, npt.NDArray[np.generic]]
 

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 from keras import ops
 
+from recsys_workloads.contracts.models import DlrmConfig
 from recsys_workloads.features import transform as ft
-from recsys_workloads.models.config import DlrmConfig
 from recsys_workloads.models.layers import MaskedMeanPooling, column, mlp
 from recsys_workloads.models.shape import ModelShape
 

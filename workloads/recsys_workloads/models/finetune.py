@@ -8,10 +8,10 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
+from recsys_workloads.contracts.models import ColdStartConfig, FineTuneConfig
 from recsys_workloads.features import transform as ft
 from recsys_workloads.features.fit import Examples
 from recsys_workloads.models import train, two_tower
-from recsys_workloads.models.config import ColdStartConfig, FineTuneConfig
 
 Arrays = Mapping[str, npt.NDArray[np.generic]]
 

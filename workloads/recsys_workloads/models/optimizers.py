@@ -23,7 +23,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from recsys_workloads.models.config import XLA_MIN_TABLE_ROWS, XlaMode
+from recsys_workloads.contracts.models import XLA_MIN_TABLE_ROWS, XlaMode
 
 
 def largest_table_rows(model: keras.Model) -> int:

@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from recsys_workloads.contracts.gate import GateInputs, GateVerdict, gate_verdict
+from recsys_workloads.contracts.index import IndexConfig
+from recsys_workloads.contracts.models import ModelsConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.ground_truth import load_ground_truth
 from recsys_workloads.evaluation import report
@@ -46,11 +49,8 @@ from recsys_workloads.features.tables import (
     load_interactions,
     load_users,
 )
-from recsys_workloads.index.config import IndexConfig
 from recsys_workloads.index.item_index import ItemIndex
 from recsys_workloads.models import artifacts
-from recsys_workloads.models.config import ModelsConfig
-from recsys_workloads.models.gate import GateInputs, GateVerdict, gate_verdict
 
 if TYPE_CHECKING:
     from recsys_workloads.models import two_tower

@@ -11,11 +11,11 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
+from recsys_workloads.contracts.models import ColdStartConfig, DlrmConfig, TwoTowerConfig
 from recsys_workloads.features import transform as ft
 from recsys_workloads.features.fit import Examples
 from recsys_workloads.models import dlrm, two_tower
 from recsys_workloads.models.batches import RankingBatches, RetrievalBatches
-from recsys_workloads.models.config import ColdStartConfig, DlrmConfig, TwoTowerConfig
 from recsys_workloads.models.optimizers import LazyAdam, use_xla
 from recsys_workloads.models.runtime import configure
 

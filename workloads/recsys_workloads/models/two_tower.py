@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 from keras import ops
 
+from recsys_workloads.contracts.models import TwoTowerConfig
 from recsys_workloads.features import transform as ft
-from recsys_workloads.models.config import TwoTowerConfig
 from recsys_workloads.models.layers import MaskedMeanPooling, column, l2_normalize, mlp
 from recsys_workloads.models.shape import ModelShape
 

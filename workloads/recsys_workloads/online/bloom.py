@@ -1,4 +1,4 @@
-"""Pure Bloom-filter math: sizing and bit positions, no Redis.
+"""Pure Bloom-filter hashing: bit positions, no Redis (sizing: recsys_workloads.contracts.bloom_sizing).
 
 Positions must be identical in every process that writes or reads a filter (event
 service, Triton's Python backend on numpy 1.26, benchmarks on numpy 2.x), so hashing
@@ -10,9 +10,8 @@ arithmetic behaves the same in numpy 1.x and 2.x) and BLAKE2b for string ids. Py
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,47 +24,6 @@ _SEED_1 = _U64(0x9E3779B97F4A7C15)
 _SEED_2 = _U64(0xD1B54A32D192ED03)
 _MIX_1 = _U64(0xBF58476D1CE4E5B9)
 _MIX_2 = _U64(0x94D049BB133111EB)
-_LN2_SQ = math.log(2) ** 2
-MAX_BITS = 2**32
-"""Redis bitmaps hold at most 2^32 bits (512 MB strings)."""
-
-
-class BloomSizing(NamedTuple):
-    """Bits `m` and hash count `k` of one filter."""
-
-    bits: int
-    hashes: int
-
-
-def bloom_sizing(capacity: int, error_rate: float) -> BloomSizing:
-    """Optimal m = -n ln p / ln^2 2 bits and k = (m/n) ln 2 hashes for n items at rate p."""
-    if capacity < 1:
-        raise ValueError(f"capacity must be >= 1, got {capacity}")
-    if not 0.0 < error_rate < 1.0:
-        raise ValueError(f"error_rate must be in (0, 1), got {error_rate}")
-    bits = math.ceil(-capacity * math.log(error_rate) / _LN2_SQ)
-    if bits > MAX_BITS:
-        raise ValueError(
-            f"{bits} bits exceed a Redis bitmap's {MAX_BITS}; lower capacity or raise error_rate"
-        )
-    hashes = max(1, round(bits / capacity * math.log(2)))
-    return BloomSizing(bits, hashes)
-
-
-def expected_fpr(bits: int, hashes: int, inserted: int) -> float:
-    """Textbook false-positive rate (1 - e^(-k n / m))^k after `inserted` items."""
-    base: float = 1.0 - math.exp(-hashes * inserted / bits)
-    return float(base**hashes)
-
-
-def per_filter_error_rate(error_rate: float, filters: int) -> float:
-    """Rate each of `filters` OR-ed filters needs so the union stays at `error_rate`.
-
-    A probe is a false positive if any filter says yes: 1 - (1 - p_f)^filters = p.
-    """
-    if filters < 1:
-        raise ValueError(f"filters must be >= 1, got {filters}")
-    return 1.0 - float((1.0 - error_rate) ** (1.0 / filters))
 
 
 def _splitmix64(x: NDArray[np.uint64]) -> NDArray[np.uint64]:

@@ -20,40 +20,10 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import redis
-from pydantic import ConfigDict, Field
 
-from recsys_workloads.online import keys
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.online import PopularityConfig
 from recsys_workloads.online.client import OnlineStoreUnavailableError, store_errors
-from recsys_workloads.spec import SpecModel
-
-
-class PopularityConfig(SpecModel):
-    """Decay of the popularity sorted sets."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    half_life_hours: float = Field(24.0, gt=0.0, description="an event's weight halves every this many hours")
-    era_half_lives: int = Field(
-        16, ge=2, le=64, description="landmark moves every this many half-lives (memory: 1-2 eras)"
-    )
-
-    @property
-    def half_life_s(self) -> float:
-        return self.half_life_hours * 3600.0
-
-    @property
-    def decay_rate(self) -> float:
-        """lambda in 1/s."""
-        return math.log(2.0) / self.half_life_s
-
-    @property
-    def era_s(self) -> float:
-        return self.era_half_lives * self.half_life_s
-
-    @property
-    def ttl(self) -> int:
-        """A key is written during two eras and read during the second: keep it two eras."""
-        return math.ceil(2 * self.era_s)
 
 
 def era_of(at: float, config: PopularityConfig) -> int:

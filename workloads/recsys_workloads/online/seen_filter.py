@@ -34,45 +34,16 @@ from typing import Literal, cast
 import numpy as np
 import redis
 from numpy.typing import NDArray
-from pydantic import ConfigDict, Field
 
-from recsys_workloads.online import bloom, keys
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.online import SeenFilterConfig
+from recsys_workloads.online import bloom
 from recsys_workloads.online.client import OnlineStoreUnavailableError, store_errors
-from recsys_workloads.spec import SpecModel
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["native", "bitmap"]
 UserId = str | int
-
-
-class SeenFilterConfig(SpecModel):
-    """Seen-items filter: hide what a user interacted with in the last `windowDays` UTC days."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    window_days: int = Field(7, ge=1, le=365, description="hide interacted items for this many UTC days")
-    capacity: int = Field(5000, ge=1, description="items per user per day each day filter is sized for")
-    error_rate: float = Field(0.01, gt=0.0, lt=0.5, description="false-positive rate over the whole window")
-    backend: Literal["auto", "native", "bitmap"] = Field(
-        "auto", description="native: Valkey BF.* commands; bitmap: portable bitmaps + Lua; auto: detect"
-    )
-    ttl_seconds: int | None = Field(
-        None, ge=1, description="override of the day filters' TTL (default window + 1 day); for tests"
-    )
-
-    @property
-    def ttl(self) -> int:
-        return self.ttl_seconds or (self.window_days + 1) * keys.SECONDS_PER_DAY
-
-    @property
-    def day_error_rate(self) -> float:
-        return bloom.per_filter_error_rate(self.error_rate, self.window_days)
-
-    @property
-    def sizing(self) -> bloom.BloomSizing:
-        """Bits and hashes of one day filter (the bitmap backend's layout)."""
-        return bloom.bloom_sizing(self.capacity, self.day_error_rate)
 
 
 class BackendUnavailableError(RuntimeError):
@@ -347,7 +318,6 @@ __all__ = [
     "NativeBloomSeenFilter",
     "OnlineStoreUnavailableError",
     "SeenFilter",
-    "SeenFilterConfig",
     "contains_or_passthrough",
     "detect_backend",
     "make_seen_filter",

@@ -19,12 +19,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import redis
 
+from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.online import SeenFilterConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.features.history import user_history
-from recsys_workloads.online import keys
 from recsys_workloads.online.client import store_errors
 from recsys_workloads.online.popularity import Popularity
-from recsys_workloads.online.seen_filter import SeenFilterConfig, make_seen_filter
+from recsys_workloads.online.seen_filter import make_seen_filter
 
 BATCH = 500  # visitors per pipelined round trip
 

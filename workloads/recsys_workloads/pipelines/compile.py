@@ -10,7 +10,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-COMPILED_DIR = Path(__file__).resolve().parent / "compiled"
+from recsys_workloads.contracts.pipelines import COMPILED_DIR
 
 
 def compiled() -> dict[str, str]:

@@ -7,7 +7,7 @@ types from the annotations at decoration time.
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Output
 
-from recsys_workloads.pipelines.images import WORKLOADS_IMAGE
+from recsys_workloads.contracts.images import WORKLOADS_IMAGE
 from recsys_workloads.pipelines.placement import uncached
 
 
@@ -17,9 +17,9 @@ def prepare_data(config: str, dataset: Output[Dataset], summary: Output[Metrics]
     import tempfile
     from pathlib import Path
 
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.data.sources import prepare_canonical
     from recsys_workloads.data.stats import compute_stats
-    from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import timed
 
     parsed = PipelineConfig.from_argument(config)
@@ -39,7 +39,7 @@ def publish_catalog(config: str, dataset: Input[Dataset]) -> None:
     """The items and day origin the event service reads, on the model volume (steps.publish_catalog)."""
     from pathlib import Path
 
-    from recsys_workloads.pipelines.config import PipelineConfig
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.pipelines.steps import publish_catalog as publish
     from recsys_workloads.pipelines.steps import timed
 
@@ -58,10 +58,10 @@ def warm_online_state(config: str, dataset: Input[Dataset]) -> None:
 
     import redis
 
-    from recsys_workloads.online import keys
+    from recsys_workloads.contracts import keys
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.online.client import connect
     from recsys_workloads.online.warmup import warm_online_state as warm
-    from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import timed
 
     parsed = PipelineConfig.from_argument(config)

@@ -20,14 +20,15 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from recsys_workloads.pipelines.job import (
+from recsys_workloads.contracts.job import (
     ARGUMENTS_ENV,
     RUN_ID_ENV,
     TERMINATION_LOG,
     JobOutcome,
     slim_outputs,
 )
-from recsys_workloads.pipelines.runner import LocalRunner, RunStatus
+from recsys_workloads.contracts.runs import RunStatus
+from recsys_workloads.pipelines.runner import LocalRunner
 
 NO_TIMEOUT_S = float("inf")  # the Job's activeDeadlineSeconds bounds the run
 

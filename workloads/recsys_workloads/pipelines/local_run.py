@@ -11,8 +11,9 @@ import sys
 import traceback
 from pathlib import Path
 
+from recsys_workloads.contracts.runs import RunStatus
 from recsys_workloads.pipelines.registry import pipeline_by_name
-from recsys_workloads.pipelines.runner import STATE_FILE, RunStatus, write_state
+from recsys_workloads.pipelines.runner import STATE_FILE, write_state
 
 
 def run(run_dir: Path, pipeline: str) -> int:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from recsys_workloads.contracts.pipelines import PipelineConfig
 from recsys_workloads.pipelines import store
-from recsys_workloads.pipelines.config import PipelineConfig
 
 if TYPE_CHECKING:
     from recsys_workloads.feature_store import FeatureStoreConfig

@@ -8,7 +8,7 @@ serves every recommender. kfp.local ignores all of it (no pods), so local runs a
 from kfp import dsl, kubernetes
 from kfp.dsl.pipeline_channel import PipelineChannel
 
-from recsys_workloads.pipelines.config import GPU_RESOURCE, MODEL_MOUNT
+from recsys_workloads.contracts.pipelines import GPU_RESOURCE, MODEL_MOUNT
 
 
 def on_training_nodes(task: dsl.PipelineTask, resources: dsl.PipelineTask) -> dsl.PipelineTask:

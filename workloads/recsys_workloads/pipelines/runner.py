@@ -21,73 +21,24 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
-
+from recsys_workloads.contracts.pipelines import COMPILED_DIR
+from recsys_workloads.contracts.runs import (
+    RunnerUnavailableError,
+    RunState,
+    RunStatus,
+    StateChange,
+)
 from recsys_workloads.runtime.process import pid_alive
 
 if TYPE_CHECKING:
     import kfp
 
-RunState = Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELING", "CANCELED"]
-TERMINAL: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
 STATE_FILE = "state.json"
 # What `spec.training.kfpEndpoint` empty means: the KFP API inside the cluster (Kubeflow's default).
 IN_CLUSTER_KFP = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
 PROBE_TIMEOUT_S = 3.0
-
-
-class RunnerUnavailableError(RuntimeError):
-    """The orchestrator cannot take or report a run now; the run waits and its status says why.
-
-    `reason` is a condition reason (CamelCase), the message names what was tried.
-    """
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class RunRejectedError(RuntimeError):
-    """The orchestrator refused the run itself (an invalid Job, a forbidden namespace): retrying the
-    same submission fails the same way, so the run fails with `reason` and the server's message."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class StateChange(BaseModel):
-    state: RunState
-    time: dt.datetime
-
-
-class RunStatus(BaseModel):
-    """What a runner knows about one run (mirrored into TrainingRun.status)."""
-
-    run_id: str
-    pipeline: str
-    state: RunState
-    history: list[StateChange] = Field(default_factory=list)
-    error: str | None = None
-    failed_step: str | None = None  # the pipeline task that failed (kfp.local names it)
-    message: str | None = None  # why a run that is not finished does not progress (a pod's problem)
-    outputs: dict[str, object] = Field(default_factory=dict)
-
-    @property
-    def finished(self) -> bool:
-        return self.state in TERMINAL
-
-
-class PipelineRunner(Protocol):
-    """Raises RunnerUnavailableError (the run waits) or, from `submit`, RunRejectedError (it fails)."""
-
-    def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str: ...
-
-    def status(self, run_id: str) -> RunStatus: ...
-
-    def cancel(self, run_id: str) -> None: ...
 
 
 def now() -> dt.datetime:
@@ -237,8 +188,6 @@ class KfpClientRunner:
             ) from exc
 
     def submit(self, pipeline: str, arguments: dict[str, object], run_name: str) -> str:
-        from recsys_workloads.pipelines.compile import COMPILED_DIR
-
         package = COMPILED_DIR / f"{pipeline}.yaml"
         if not package.exists():
             raise KeyError(f"no compiled pipeline {pipeline!r} in {COMPILED_DIR} (run `make pipelines`)")
@@ -295,15 +244,17 @@ def recorded_outputs(run_id: str, parameters: Mapping[str, object]) -> dict[str,
     parameter values, no metrics), so the pipeline writes them to the artifact store under
     its own run id; the run's `config` parameter says where. Empty when it is missing.
     """
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.pipelines import store
-    from recsys_workloads.pipelines.config import PipelineConfig
-    from recsys_workloads.pipelines.steps import outputs_uri
 
     text = parameters.get("config")
     if not isinstance(text, str):
         return {}
+    parsed = PipelineConfig.from_argument(text)
     try:
-        document = json.loads(store.read_text(outputs_uri(PipelineConfig.from_argument(text), run_id)))
+        document = json.loads(
+            store.read_text(store.outputs_uri(parsed.artifact_root, parsed.recommender, run_id))
+        )
     except FileNotFoundError:
         return {}
     return dict(document) if isinstance(document, dict) else {}

@@ -16,8 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from recsys_workloads.pipelines import store
-from recsys_workloads.pipelines.config import GPU_RESOURCE, DataWindow, PipelineConfig, utc
+from recsys_workloads.contracts.pipelines import GPU_RESOURCE, DataWindow, PipelineConfig, utc
 
 if TYPE_CHECKING:
     from recsys_workloads.models.export import Format
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 TIMING_PREFIX: Final = "STEP_TIMING "
 SCRATCH_NAMES: Final = ("cache",)  # never published: embedding caches are rebuilt, not served
 SECONDS_PER_DAY: Final = 86_400
-OUTPUTS_FILE: Final = "outputs.json"
 
 
 @contextmanager
@@ -255,11 +253,6 @@ def headline_metrics(report: Mapping[str, Any], k: int = 100) -> dict[str, float
         "logloss": float(report["ranking"]["logloss"]),
         "queries": retrieval("two_tower", "queries"),
     }
-
-
-def outputs_uri(config: PipelineConfig, run_id: str) -> str:
-    """Where a run's outputs document lives in the artifact store (KFP's REST API does not carry them)."""
-    return store.join(config.artifact_root, config.recommender, "runs", run_id, OUTPUTS_FILE)
 
 
 def run_outputs(

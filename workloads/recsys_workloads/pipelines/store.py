@@ -28,6 +28,14 @@ def join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
 
 
+OUTPUTS_FILE = "outputs.json"
+
+
+def outputs_uri(artifact_root: str, recommender: str, run_id: str) -> str:
+    """Where a run's outputs document lives (KFP's REST API does not carry them); runners read it."""
+    return join(artifact_root, recommender, "runs", run_id, OUTPUTS_FILE)
+
+
 def _client() -> Any:
     import boto3
 

@@ -13,7 +13,7 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
 
-from recsys_workloads.pipelines.images import WORKLOADS_IMAGE
+from recsys_workloads.contracts.images import WORKLOADS_IMAGE
 
 
 @dsl.component(base_image=WORKLOADS_IMAGE)
@@ -27,7 +27,7 @@ def training_resources(config: str) -> NamedTuple(  # type: ignore[valid-type]  
     """
     from collections import namedtuple
 
-    from recsys_workloads.pipelines.config import PipelineConfig
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.pipelines.materialize import feature_store_config
     from recsys_workloads.pipelines.steps import accelerator_limit, model_claim, node_selector, tolerations
 
@@ -44,8 +44,8 @@ def fit_transforms(config: str, dataset: Input[Dataset], version: Output[Model])
     """Vocabularies and feature statistics of the training days (the start of a version folder)."""
     from pathlib import Path
 
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.models.pipeline import Shop, fit_step
-    from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import dataset_origin, initial_train_days, timed
 
     parsed = PipelineConfig.from_argument(config)
@@ -64,8 +64,8 @@ def content_embeddings(
     import tempfile
     from pathlib import Path
 
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.models.pipeline import Shop, content_step
-    from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import copy_version, timed
 
     parsed = PipelineConfig.from_argument(config)
@@ -82,8 +82,8 @@ def train_two_tower(
     """The retrieval model and the candidate-tower item vectors."""
     from pathlib import Path
 
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.models.pipeline import Shop, two_tower_step
-    from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import copy_version, timed
 
     parsed = PipelineConfig.from_argument(config)
@@ -97,8 +97,8 @@ def build_index(config: str, previous: Input[Model], version: Output[Model]) -> 
     """The FAISS index over the item vectors (spec.retrieval)."""
     from pathlib import Path
 
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.models.pipeline import index_step
-    from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import copy_version, timed
 
     parsed = PipelineConfig.from_argument(config)
@@ -111,8 +111,8 @@ def train_dlrm(config: str, dataset: Input[Dataset], previous: Input[Model], ver
     """The DLRM ranker."""
     from pathlib import Path
 
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.models.pipeline import Shop, dlrm_step
-    from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import copy_version, timed
 
     parsed = PipelineConfig.from_argument(config)
@@ -135,10 +135,10 @@ def evaluate(
     import shutil
     from pathlib import Path
 
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.evaluation.report import REPORT_JSON
     from recsys_workloads.models import artifacts
     from recsys_workloads.models.pipeline import Shop, evaluate_step
-    from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import copy_version, days_metrics, headline_metrics, timed
 
     parsed = PipelineConfig.from_argument(config)
@@ -159,7 +159,7 @@ def materialize_features(config: str, dataset: Input[Dataset], version: Input[Mo
     """User and item features into the online store (Feast), when the config names a feature store."""
     from pathlib import Path
 
-    from recsys_workloads.pipelines.config import PipelineConfig
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.pipelines.materialize import materialize_version
     from recsys_workloads.pipelines.steps import timed
 
@@ -185,10 +185,10 @@ def fine_tune(
     """
     from pathlib import Path
 
+    from recsys_workloads.contracts.gate import gate_metrics
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.models import artifacts
-    from recsys_workloads.models.gate import gate_metrics
     from recsys_workloads.models.pipeline import Shop, finetune_version
-    from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import (
         dataset_origin,
         days_metrics,
@@ -232,8 +232,8 @@ def export_model(config: str, version: Input[Model]) -> int:
     """Publish the version on the model volume (staged, renamed) and copy it to the artifact store."""
     from pathlib import Path
 
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.pipelines import store
-    from recsys_workloads.pipelines.config import PipelineConfig
     from recsys_workloads.pipelines.steps import publish_version, timed
 
     parsed = PipelineConfig.from_argument(config)
@@ -272,13 +272,16 @@ def record_outputs(
     """
     import json
 
+    from recsys_workloads.contracts.pipelines import PipelineConfig
     from recsys_workloads.pipelines import store
-    from recsys_workloads.pipelines.config import PipelineConfig
-    from recsys_workloads.pipelines.steps import outputs_uri, run_outputs
+    from recsys_workloads.pipelines.steps import run_outputs
 
     parsed = PipelineConfig.from_argument(config)
     document = run_outputs(
         metrics.uri, metrics.metadata, report.uri, version, accepted, data=(data.uri, data.metadata)
     )
-    target = store.write_text(outputs_uri(parsed, run_id), json.dumps(document, indent=2, sort_keys=True))
+    target = store.write_text(
+        store.outputs_uri(parsed.artifact_root, parsed.recommender, run_id),
+        json.dumps(document, indent=2, sort_keys=True),
+    )
     print(f"[record_outputs] {target}", flush=True)

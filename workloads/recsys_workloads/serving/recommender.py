@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import redis
 
-from recsys_workloads.serving.config import ServingGraphConfig
+from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.serving.graph import STEPS, Tensors, encode, needs, run_steps, texts
 from recsys_workloads.serving.resources import Resources
 

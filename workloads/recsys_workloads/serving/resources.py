@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import redis
 
+from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.features.transform import FittedTransforms
 from recsys_workloads.index.item_index import ItemIndex
 from recsys_workloads.models import artifacts
@@ -24,7 +25,6 @@ from recsys_workloads.models.onnx_runner import OnnxModel
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import SeenFilter, make_seen_filter
-from recsys_workloads.serving.config import ServingGraphConfig
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.user_lookup import UserProfiles
 

@@ -13,8 +13,8 @@ Two granularities, both through Triton's repository API (explicit model control)
   ready, so no request fails meanwhile; steps briefly run different versions, which
   incremental fine-tuning keeps valid (same candidate tower and FAISS index). A failed
   load or canary reloads the previous folder everywhere. A Triton pod that starts later
-  renders its repository for the version its template names (`render_pod_repository`,
-  `python -m recsys_workloads.serving.rollout DEST`, docs/decisions/0009).
+  renders its repository for the version its template names (`serving.pod_repository`,
+  `python -m recsys_workloads.serving.pod_repository DEST`, docs/decisions/0009).
 
 Either way the previous version keeps serving on failure and the caller records
 `BlockedByFailedLoad`.
@@ -31,20 +31,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import Literal, Protocol
+from typing import Protocol
 
-from pydantic import BaseModel
+from recsys_workloads.contracts.rollout import RolloutError, RolloutResult
 
-from recsys_workloads.serving.config import ServingGraphConfig
-
-Transition = Literal["UpToDate", "InProgress", "BlockedByFailedLoad"]
 STAGING_PREFIX = ".staging-"
 FAILED_PREFIX = ".failed-"
 VERSION_DIR = "version_dir"  # the step models' parameter naming the trained version folder
-
-
-class RolloutError(RuntimeError):
-    """A version did not load or failed its canary; the previous version still serves."""
 
 
 class TritonRepository(Protocol):
@@ -57,14 +50,6 @@ class TritonRepository(Protocol):
     def is_model_ready(self, model_name: str, model_version: str = "") -> bool: ...
 
     def get_model_repository_index(self) -> list[dict[str, object]]: ...
-
-
-class RolloutResult(BaseModel):
-    model: str
-    current_version: int | None
-    previous_version: int | None
-    transition: Transition
-    message: str = ""
 
 
 def versions(model_dir: Path) -> list[int]:
@@ -379,50 +364,3 @@ def switch_triton(
         return switch_version(triton, version_dir, http_canary(url, ensemble), ensemble, connect, parallel)
     finally:
         triton.close()
-
-
-def render_pod_repository(
-    dest: Path, version_dir: str | None, redis_url: str, config: ServingGraphConfig | None = None
-) -> Path:
-    """The repository a Triton pod starts from: `config.graph` on `version_dir`, plus the popular path.
-
-    Without a version (nothing trained yet) only the popularity path is rendered, so the pod
-    serves `homepage_popular` until the first version is promoted. The pod loads every model
-    it finds (`--load-model=*`). Returns `dest`.
-    """
-    from recsys_workloads.serving.repository import build_repository, build_version_repository
-    from recsys_workloads.serving.templates import POPULAR_PATH
-
-    config = config or ServingGraphConfig()
-    if version_dir:
-        return build_version_repository(Path(version_dir), dest, redis_url, (config.graph,), config)
-    return build_repository(dest, POPULAR_PATH, {"REDIS_URL": redis_url})
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m recsys_workloads.serving.rollout DEST`: the Triton pod's init container.
-
-    Reads RECSYS_MODEL_VERSION_DIR (empty: no version yet), RECSYS_REDIS_URL and
-    RECSYS_SERVING_GRAPH (a ServingGraphConfig as JSON) from the environment.
-    """
-    import os
-    import sys
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        raise SystemExit("usage: python -m recsys_workloads.serving.rollout DEST")
-    graph = os.environ.get("RECSYS_SERVING_GRAPH") or "{}"
-    version_dir = os.environ.get("RECSYS_MODEL_VERSION_DIR") or None
-    dest = render_pod_repository(
-        Path(args[0]),
-        version_dir,
-        os.environ.get("RECSYS_REDIS_URL", ""),
-        ServingGraphConfig.model_validate_json(graph),
-    )
-    print(
-        f"rendered {sorted(p.name for p in dest.iterdir())} for version {version_dir or 'none'} into {dest}"
-    )
-
-
-if __name__ == "__main__":
-    main()

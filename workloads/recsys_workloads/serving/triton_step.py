@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy.typing as npt
 
-from recsys_workloads.serving.config import ServingGraphConfig
+from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.serving.graph import STEP_BY_NAME, Tensors, needs, run_steps
 from recsys_workloads.serving.resources import Resources
 

@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import redis
 
+from recsys_workloads.contracts import keys
 from recsys_workloads.models import artifacts
-from recsys_workloads.online import keys
 from recsys_workloads.online.client import UNAVAILABLE_ERRORS
 from recsys_workloads.serving.popular import is_anonymous
 

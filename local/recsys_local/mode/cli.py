@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys_operator.local import http
-from recsys_operator.local.processes import healthy
-from recsys_operator.local.state import LocalState, LocalStateError, load
-from recsys_operator.local.system import LocalModeError, LocalSystem, describe_error
+from recsys_local.mode import http
+from recsys_local.mode.processes import healthy
+from recsys_local.mode.state import LocalState, LocalStateError, load
+from recsys_local.mode.system import LocalModeError, LocalSystem, describe_error
 from recsys_workloads.runtime.process import ServerStartError
 from recsys_workloads.runtime.toolchain import ToolchainError, repo_root
 
@@ -107,7 +107,7 @@ def demo(
     ] = False,
 ) -> None:
     """Local mode end to end: up, homepages for three kinds of visitor, a click that changes one."""
-    from recsys_operator.local.demo import run_demo
+    from recsys_local.mode.demo import run_demo
 
     try:
         run_demo(

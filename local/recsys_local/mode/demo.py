@@ -17,8 +17,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from recsys_operator.local import http
-from recsys_operator.local.system import LocalModeError, LocalSystem
+from recsys_local.mode import http
+from recsys_local.mode.system import LocalModeError, LocalSystem
 
 
 @dataclass(frozen=True)

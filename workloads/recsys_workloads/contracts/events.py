@@ -8,10 +8,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from recsys_workloads.online.keys import RECENT_KEPT
-from recsys_workloads.online.popularity import PopularityConfig
-from recsys_workloads.online.seen_filter import SeenFilterConfig
-from recsys_workloads.spec import SpecModel
+from recsys_workloads.contracts.keys import RECENT_KEPT
+from recsys_workloads.contracts.online import PopularityConfig, SeenFilterConfig
+from recsys_workloads.contracts.spec import SpecModel
 
 
 class EventLimits(SpecModel):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from recsys_workloads.models.config import FineTuneConfig
+from recsys_workloads.contracts.models import FineTuneConfig
 
 GateReason = Literal["Promoted", "TooLittleEvidence", "Regressed"]
 

@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from recsys_operator.local.state import ProcessRecord
+from recsys_local.mode.state import ProcessRecord
 from recsys_workloads.runtime.process import ManagedProcess, pid_alive, signal_group
 from recsys_workloads.runtime.redis_server import redis_ping
 

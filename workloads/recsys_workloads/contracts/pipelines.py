@@ -11,16 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, Final, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from recsys_workloads.data.sources import DataSourcesSpec
-from recsys_workloads.index.config import IndexConfig
-from recsys_workloads.models.config import ModelsConfig
-from recsys_workloads.online.seen_filter import SeenFilterConfig
-from recsys_workloads.spec import SpecModel
+from recsys_workloads.contracts.data_sources import DataSourcesSpec
+from recsys_workloads.contracts.index import IndexConfig
+from recsys_workloads.contracts.models import ModelsConfig
+from recsys_workloads.contracts.online import SeenFilterConfig
+from recsys_workloads.contracts.spec import SpecModel
+
+COMPILED_DIR: Final = Path(__file__).resolve().parents[1] / "pipelines" / "compiled"
+"""The compiled pipelines: `make pipelines` writes them, the KFP runner submits them."""
 
 GPU_RESOURCE = "nvidia.com/gpu"
 MODEL_MOUNT: Final = "/models"  # where pipeline pods mount the model volume's claim (compiled in)

@@ -29,24 +29,24 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from recsys_local.mode import processes
+from recsys_local.mode.cluster import LocalCluster
+from recsys_local.mode.state import LocalState, load, locked, save
 from recsys_operator.adapters import pipelines as pipeline_adapter
 from recsys_operator.adapters.eks import CapacityState
 from recsys_operator.api import API_VERSION
 from recsys_operator.api.recommender_system import KIND, RecommenderSystemSpec
-from recsys_operator.local import processes
-from recsys_operator.local.cluster import LocalCluster
-from recsys_operator.local.state import LocalState, load, locked, save
 from recsys_operator.manifests import training
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import ENSEMBLE
 from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers import recommender_system as rs_reconciler
 from recsys_operator.reconcilers import training_run as tr_reconciler
+from recsys_workloads.contracts.rollout import RolloutResult
 from recsys_workloads.pipelines.runner import LocalRunner
 from recsys_workloads.runtime import toolchain as tc
 from recsys_workloads.runtime.ports import LOOPBACK, free_ports, port_is_open
 from recsys_workloads.runtime.process import ManagedProcess, ServerStartError
-from recsys_workloads.serving.rollout import RolloutResult
 
 COMPONENTS = ("redis", "triton", "events", "api")  # start order; stopped in reverse
 LABEL_OF = {"valkey": "redis", "triton": "triton", "events": "events", "api": "api"}
@@ -244,8 +244,9 @@ class LocalSystem:
         Generation is deterministic (seed and start date are in the spec), so it matches
         what the pipeline's own data step produces from the same spec.
         """
+        from recsys_workloads.contracts.data_sources import DataSourcesSpec
         from recsys_workloads.data import schema as s
-        from recsys_workloads.data.sources import DataSourcesSpec, prepare_canonical
+        from recsys_workloads.data.sources import prepare_canonical
 
         canonical = canonical_dir(self.workdir)
         if (canonical / s.MANIFEST_FILE).exists():
@@ -279,8 +280,8 @@ class LocalSystem:
         )
 
     def _warm(self, state: LocalState, canonical: Path) -> None:
+        from recsys_workloads.contracts.online import SeenFilterConfig
         from recsys_workloads.online.client import connect
-        from recsys_workloads.online.seen_filter import SeenFilterConfig
         from recsys_workloads.online.warmup import warm_online_state
 
         seen = SeenFilterConfig.model_validate(state.spec.get("filtering") or {})
@@ -479,9 +480,8 @@ class LocalSystem:
 
     def _service_config(self, state: LocalState, name: str) -> str:
         if name == "events":
-            from recsys_workloads.events.config import EventServiceConfig, WalConfig
-            from recsys_workloads.online.popularity import PopularityConfig
-            from recsys_workloads.online.seen_filter import SeenFilterConfig
+            from recsys_workloads.contracts.events import EventServiceConfig, WalConfig
+            from recsys_workloads.contracts.online import PopularityConfig, SeenFilterConfig
 
             events = EventServiceConfig(
                 redis_url=self.redis_url(state),

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from recsys_local.testbed.kube_apiserver import KubeApiServer
 from recsys_operator.adapters.kube import server_message
-from recsys_operator.testing.kube_apiserver import KubeApiServer
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

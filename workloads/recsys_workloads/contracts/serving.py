@@ -6,9 +6,9 @@ from typing import Final, Literal
 
 from pydantic import Field
 
-from recsys_workloads.index.config import MAX_TOP_K
-from recsys_workloads.online.seen_filter import SeenFilterConfig
-from recsys_workloads.spec import SpecModel
+from recsys_workloads.contracts.index import MAX_TOP_K
+from recsys_workloads.contracts.online import SeenFilterConfig
+from recsys_workloads.contracts.spec import SpecModel
 
 __all__ = ["MAX_CATEGORY_CAP", "MAX_TEMPERATURE", "MAX_TOP_K", "Graph", "ServingGraphConfig"]
 
@@ -53,3 +53,14 @@ class ServingGraphConfig(SpecModel):
         default_factory=SeenFilterConfig,
         description="spec.filtering: the key layout the event service writes, so serving reads the same",
     )
+
+
+class PodEnv:
+    """The environment of the Triton pod's init container (`serving.pod_repository`), set by the operator."""
+
+    VERSION_DIR: Final = "RECSYS_MODEL_VERSION_DIR"  # the promoted version's folder; empty: none yet
+    REDIS_URL: Final = "RECSYS_REDIS_URL"
+    SERVING_GRAPH: Final = "RECSYS_SERVING_GRAPH"  # a ServingGraphConfig as JSON
+
+
+POD_REPOSITORY_MODULE: Final = "recsys_workloads.serving.pod_repository"

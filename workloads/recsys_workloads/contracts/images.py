@@ -1,7 +1,7 @@
 """Container images of the Dockerfile's targets: operator, pipeline steps and front doors, Triton pods.
 
 The one place their names live: `make images` tags what it builds with them
-(`python -m recsys_workloads.pipelines.images` prints `target=image` lines), the CRD
+(`python -m recsys_workloads.contracts.images` prints `target=image` lines), the CRD
 defaults and the compiled pipelines use them, and deploy/base names OPERATOR_IMAGE (a test
 ties the two).
 """

@@ -7,7 +7,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, model_validator
 
-from recsys_workloads.spec import Grammar, SpecModel
+from recsys_workloads.contracts.spec import Grammar, SpecModel
 
 MAX_TOP_K: Final = 10_000  # candidates per request the serving steps are sized for
 

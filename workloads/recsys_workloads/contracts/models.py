@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from recsys_workloads.online.keys import RECENT_KEPT
-from recsys_workloads.spec import SpecModel as _Spec
+from recsys_workloads.contracts.keys import RECENT_KEPT
+from recsys_workloads.contracts.spec import SpecModel as _Spec
 
 XlaMode = Literal["auto", "on", "off"]
 LayerSizes = Annotated[list[Annotated[int, Field(ge=1, le=8192)]], Field(max_length=8)]

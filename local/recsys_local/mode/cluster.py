@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from recsys_operator.local.state import LocalState
+from recsys_local.mode.state import LocalState
 from recsys_operator.manifests.common import Manifest
 
 COMPONENT_LABEL = "app.kubernetes.io/component"

@@ -1,4 +1,8 @@
-"""The `recsys` command: one entry point, one sub-command group per concern."""
+"""The `recsys` command: one entry point, one sub-command group per concern.
+
+It lives here, in the package that may import both planes: the data plane's groups (data,
+events, api) are always registered, local mode and the test cluster only when asked for.
+"""
 
 from __future__ import annotations
 
@@ -21,14 +25,14 @@ app.add_typer(events_app, name="events")
 app.add_typer(api_app, name="api")
 
 
-# Commands that live in the control plane's package: registered only when asked for (or for help),
-# so `recsys api serve` and `recsys events serve` in the workloads image import the data plane only.
+# Commands that import the control plane: registered only when asked for (or for help), so
+# `recsys api serve` and `recsys events serve` in the workloads image import the data plane only.
 CONTROL_PLANE_COMMANDS = frozenset({"local", "demo", "recommend", "event", "cluster"})
 
 
 def _add_local_mode() -> None:
-    """Local mode is the operator's reconcile with local adapters, so it lives in recsys_operator."""
-    from recsys_operator.local import cli as local
+    """Local mode is the operator's reconcile with local adapters (decision 0008)."""
+    from recsys_local.mode import cli as local
 
     app.add_typer(local.app, name="local")
     app.command("demo")(local.demo)
@@ -37,8 +41,8 @@ def _add_local_mode() -> None:
 
 
 def _add_test_cluster() -> None:
-    """The single-node test cluster's scripts are the operator's test bed (recsys_operator.testing)."""
-    from recsys_operator.testing import cli as cluster
+    """The single-node test cluster's scripts are the operator's test bed."""
+    from recsys_local.testbed import cli as cluster
 
     app.add_typer(cluster.app, name="cluster")
 
