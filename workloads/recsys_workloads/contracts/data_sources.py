@@ -12,8 +12,6 @@ from recsys_workloads.contracts.spec import SpecModel, StoreUri
 # What ingestion does with an interaction whose user has no profile or whose item is not in the
 # catalog (data/unknown_ids.py); the defaults keep a real shop's logs ingestible.
 UnknownUsers = Literal["profile-less", "reject"]
-
-
 UnknownItems = Literal["drop", "reject"]
 
 
