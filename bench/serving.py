@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import tritonclient.grpc as grpcclient
 
 from recsys_workloads.contracts.index import IndexConfig
@@ -31,20 +32,55 @@ from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.features import transform as ft
 from recsys_workloads.index.item_index import ItemIndex
 from recsys_workloads.models import artifacts
+from recsys_workloads.models.export import export_model, ranking_model
+from recsys_workloads.models.onnx_runner import OnnxModel
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import make_seen_filter
 from recsys_workloads.runtime import toolchain as toolchain_mod
 from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.triton_server import TritonServer
-from recsys_workloads.serving.graph import STEPS
+from recsys_workloads.serving.graph import REQUEST_INPUTS, RESPONSE_OUTPUTS, STEPS
 from recsys_workloads.serving.item_cache import ItemCache
-from recsys_workloads.serving.recommender import RecommendationRequest, Recommender
+from recsys_workloads.serving.ranking import UNROLLED_SUFFIX
+from recsys_workloads.serving.recommender import RecommendationRequest, Recommender, request_tensors
 from recsys_workloads.serving.repository import build_version_repository
 from recsys_workloads.serving.resources import Resources
+from recsys_workloads.serving.templates import tensor_list
 from recsys_workloads.serving.triton_client import TritonRecommender
 
 GRAPHS = {"ensemble": "homepage", "fused": "homepage_fused"}
+FLOOR = "floor"
+# The floor: one Python-backend model with the homepage's inputs and outputs that only copies
+# (the excluded ids back as items): what a Triton hop costs with none of our code in it.
+FLOOR_MODEL_PY = """import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            ids = pb_utils.get_input_tensor_by_name(request, "EXCLUDE_ITEM_IDS").as_numpy()
+            responses.append(pb_utils.InferenceResponse([
+                pb_utils.Tensor("ITEM_IDS", ids),
+                pb_utils.Tensor("SCORES", np.zeros(len(ids), dtype=np.float32)),
+                pb_utils.Tensor("COLD_START", np.zeros(1, dtype=np.bool_)),
+                pb_utils.Tensor("FILTER_SKIPPED", np.zeros(1, dtype=np.bool_)),
+            ]))
+        return responses
+"""
+
+
+def add_floor_model(repository: Path) -> None:
+    model = repository / FLOOR
+    (model / "1").mkdir(parents=True, exist_ok=True)
+    (model / "1" / "model.py").write_text(FLOOR_MODEL_PY)
+    (model / "config.pbtxt").write_text(
+        f'name: "{FLOOR}"\nbackend: "python"\nmax_batch_size: 0\n'
+        f"input [\n{tensor_list(REQUEST_INPUTS)}\n]\noutput [\n{tensor_list(RESPONSE_OUTPUTS)}\n]\n"
+        "instance_group [ { kind: KIND_CPU count: 1 } ]\n"
+    )
 
 
 def train_tiny(work: Path) -> Path:
@@ -206,7 +242,62 @@ def seed_seen_items(users: list[str], cache: ItemCache, url: str, days: int = 7,
             seen.add(user, cache.item_ids[rng.choice(len(cache), per_day)].tolist(), now - day * 86_400)
 
 
-def bench_catalog(version: Path, work: Path, n_requests: int, label: str) -> dict[str, Any]:
+def step_profile(
+    local: Recommender, reqs: list[RecommendationRequest], n: int
+) -> dict[str, dict[str, float]]:
+    """p50 and mean ms of each step over `n` warm requests (the in-process path's profile)."""
+    spent: dict[str, list[float]] = {s.name: [] for s in STEPS}
+    for i in range(n):
+        for step, ms in local.timed(reqs[i % len(reqs)]).items():
+            spent[step].append(ms)
+    return {
+        step: {"p50": float(np.percentile(ms, 50)), "mean": float(np.mean(ms))} for step, ms in spent.items()
+    }
+
+
+def dlrm_export_ab(
+    version: Path,
+    local: Recommender,
+    request: RecommendationRequest,
+    work: Path,
+    rounds: int = 6,
+    calls: int = 300,
+) -> dict[str, Any]:
+    """The served DLRM (simplified export) against Keras' raw tf2onnx export, interleaved, on the
+    features one real request ranks; scores must be bit-identical."""
+    raw_path = export_model(
+        ranking_model(version / artifacts.DLRM_DIR), work / "dlrm.onnx", "onnx", simplify=False
+    )
+    served, raw = local.resources.ranker, OnnxModel(raw_path)
+    t = local.run(request_tensors(request))
+    features = {k: t[k + UNROLLED_SUFFIX] for k in ft.QUERY_FEATURES}
+    features.update({k: t[k] for k in ft.ITEM_FEATURES + ft.CONTENT_FEATURES})
+    if not np.array_equal(served(features), raw(features)):
+        raise AssertionError("the simplified DLRM export scores differently from the raw export")
+    medians: dict[str, list[float]] = {"raw": [], "served": []}
+    for _ in range(rounds):
+        for name, model in (("raw", raw), ("served", served)):
+            ms = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                model(features)
+                ms.append((time.perf_counter() - start) * 1e3)
+            medians[name].append(float(np.percentile(ms, 50)))
+    nodes = {
+        name: len(onnx.load(str(p)).graph.node) for name, p in (("raw", raw_path), ("served", served.path))
+    }
+    return {
+        "candidates": len(t["KEPT_ROWS"]),
+        "p50_ms": {k: float(np.median(v)) for k, v in medians.items()},
+        "rounds_p50_ms": medians,
+        "nodes": nodes,
+        "speedup": float(np.median(medians["raw"]) / np.median(medians["served"])),
+    }
+
+
+def bench_catalog(
+    version: Path, work: Path, n_requests: int, label: str, profile_requests: int = 1_000
+) -> dict[str, Any]:
     toolchain = toolchain_mod.discover()
     store = RedisServer(toolchain.redis_server, work / "redis").start()
     cache = ItemCache.load(version)
@@ -220,15 +311,13 @@ def bench_catalog(version: Path, work: Path, n_requests: int, label: str) -> dic
     config = ServingGraphConfig()
     local = Recommender(version, store.url, config)
     result["in_process"] = run_clients(lambda _: local.recommend, reqs, 1)
-    steps = {s.name: 0.0 for s in STEPS}
-    for r in reqs[:200]:
-        for k, v in local.timed(r).items():
-            steps[k] += v / 200
-    result["in_process_steps_ms"] = steps
+    result["in_process_steps_ms"] = step_profile(local, reqs, profile_requests)
+    result["dlrm_export"] = dlrm_export_ab(version, local, reqs[0], work / "raw-export")
     result["item_features_300"] = item_feature_sources(version, store.url)
     for graph, ensemble in GRAPHS.items():
         repo = build_version_repository(version, work / f"models-{graph}", store.url, (graph,), config)  # type: ignore[arg-type]
-        server = TritonServer(toolchain, repo, work, model_control="explicit", load_models=[ensemble])
+        add_floor_model(repo)
+        server = TritonServer(toolchain, repo, work, model_control="explicit", load_models=[ensemble, FLOOR])
         started = time.perf_counter()
         server.start(timeout_s=600)
         result[f"{graph}_load_s"] = time.perf_counter() - started
@@ -239,7 +328,12 @@ def bench_catalog(version: Path, work: Path, n_requests: int, label: str) -> dic
             ) -> Callable[[RecommendationRequest], object]:
                 return TritonRecommender(url, model, timeout_s=30).recommend
 
+            def floor(_: int, url: str = server.grpc_url) -> Callable[[RecommendationRequest], object]:
+                return TritonRecommender(url, FLOOR, timeout_s=30).recommend
+
             result[graph] = {f"c{c}": run_clients(make, reqs, c) for c in (1, 8)}
+            if FLOOR not in result:
+                result[FLOOR] = {f"c{c}": run_clients(floor, reqs, c) for c in (1, 8)}
             result[f"{graph}_profile"] = triton_profile(server.grpc_url, ensemble)
         finally:
             server.stop()
@@ -253,11 +347,20 @@ def print_result(r: dict[str, Any]) -> None:
     print("{:<28} {:>8} {:>8} {:>8} {:>8}".format("path", "p50 ms", "p95 ms", "p99 ms", "req/s"))
     ip = r["in_process"]
     print(row.format("in-process, 1 client", ip["p50"], ip["p95"], ip["p99"], ip["rps"]))
-    for graph in GRAPHS:
+    for graph in (FLOOR, *GRAPHS):
         for c in ("c1", "c8"):
             x = r[graph][c]
             print(row.format(f"{graph}, {c[1:]} clients", x["p50"], x["p95"], x["p99"], x["rps"]))
-    print("in-process step means (ms):", {k: round(v, 3) for k, v in r["in_process_steps_ms"].items()})
+    for graph in GRAPHS:
+        ratios = {c: r[graph][c]["p50"] / r[FLOOR][c]["p50"] for c in ("c1", "c8")}
+        print(f"{graph} p50 / floor p50: 1 client {ratios['c1']:.1f}x, 8 clients {ratios['c8']:.1f}x")
+    print("in-process steps, p50 / mean ms:")
+    for step, ms in r["in_process_steps_ms"].items():
+        print(f"  {step:<22} {ms['p50']:7.3f} {ms['mean']:7.3f}")
+    ab = r["dlrm_export"]
+    print(f"DLRM over {ab['candidates']} candidates, p50 ms: raw tf2onnx export {ab['p50_ms']['raw']:.3f} "
+          f"({ab['nodes']['raw']} nodes), served {ab['p50_ms']['served']:.3f} ({ab['nodes']['served']} nodes): "
+          f"{ab['speedup']:.2f}x, same scores")  # fmt: skip
     for graph in GRAPHS:
         prof = {k: round(v["compute_ms"], 3) for k, v in r[f"{graph}_profile"].items()}
         print(f"triton {graph} compute ms per model:", prof)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import onnx
 import pytest
 
 from recsys_workloads.contracts.index import IndexConfig
@@ -206,6 +207,9 @@ def test_onnx_exports_score_like_the_keras_models(finetuned: VersionSummary) -> 
     served = OnnxModel(paths["dlrm_ranking"])(features).reshape(-1)
     np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-7)
     assert np.array_equal(np.argsort(-served, kind="stable")[:10], np.argsort(-expected, kind="stable")[:10])
+    # ... and through the simplified graphs (models.onnx_simplify): tf2onnx's index fix-ups are gone
+    for path in paths.values():
+        assert "Less" not in {node.op_type for node in onnx.load(str(path)).graph.node}, path
 
 
 def test_a_finetune_with_too_few_held_out_queries_is_not_promoted_and_says_so(

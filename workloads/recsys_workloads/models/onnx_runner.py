@@ -17,6 +17,7 @@ class OnnxModel:
     """Feeds features by input name with the dtype the graph declares; returns the first output."""
 
     def __init__(self, path: Path, threads: int = 1) -> None:
+        self.path = path
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
