@@ -36,11 +36,15 @@ def s3_uri(bucket: str, key: str) -> str:
 
 
 def client() -> Any:
-    """An S3 client from the default chain; the endpoint and credentials are boto3's to find."""
+    """An S3 client from the default chain; the endpoint and credentials are boto3's to find.
+
+    A session of its own each time (not boto3's module-wide default session, which keeps the
+    first credentials it resolved): the chain is read when the client is made.
+    """
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(retries=RETRIES))
+    return boto3.session.Session().client("s3", config=Config(retries=RETRIES))
 
 
 def error_code(exc: BaseException) -> str:
