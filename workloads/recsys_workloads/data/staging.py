@@ -120,7 +120,7 @@ def layout_needs(
         )
     if layout == "rds":
         csv: tuple[tuple[str, re.Pattern[str]], ...] = (
-            () if interactions_elsewhere else (("an interactions CSV", RDS_INTERACTIONS),)
+            () if interactions_elsewhere else (("interactions CSV", RDS_INTERACTIONS),)
         )
         return Needs(
             wanted=lambda k: (
@@ -130,7 +130,7 @@ def layout_needs(
                 or images(k)
             ),
             required=("products.yaml",),
-            one_of=(("a users JSON (users.json[.gz])", RDS_USERS), *csv),
+            one_of=(("users JSON (users.json[.gz])", RDS_USERS), *csv),
         )
     raise ValueError(f"no S3 staging rule for layout {layout!r}")
 
