@@ -282,6 +282,7 @@ def test_an_object_added_while_staging_marks_the_prefix_partially_written_but_no
 
     part = seed_shop / "day_00.parquet"
     client.upload_file(str(part), s3_bucket.name, "events/a/interactions/day=00/part-1.parquet")
+    client.put_object(Bucket=s3_bucket.name, Key="events/a/interactions/day=00/.part-2.parquet.tmp", Body=b"")
 
     def service_writes_a_part(listed: Sequence[S3Object]) -> None:
         client.upload_file(str(part), s3_bucket.name, "events/a/interactions/day=00/part-2.parquet")

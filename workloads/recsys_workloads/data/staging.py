@@ -23,7 +23,8 @@ naming the uri, never a botocore traceback:
        the listing gave (IfMatch on each ranged GET), and the prefix is listed again at the end;
        an object gone, replaced or added in between refuses the source (`changed`).
   An append-only source (the event service's log, `growing=True`) may gain parts while it is
-  staged: those wait for the next run; unfinished uploads there are the same (not yet visible).
+  staged: those wait for the next run; unfinished uploads and in-progress markers (the event
+  service writes `.<part>.tmp` then renames) are not refusals there, and are not staged.
 
 A writer that publishes a prefix in several PUTs without a multipart upload can still be caught
 between two objects that each look complete; such a writer should write `_SUCCESS` last and
@@ -294,7 +295,8 @@ def stage_prefix(
         if missing_ok:
             return Staged(uri, local, 0, 0)
         raise StagingError(uri, "missing", "nothing under this prefix (no such prefix, or an empty one)")
-    check_complete(uri, listed, prefix, uploads)
+    if not growing:  # a log's writer leaves `.tmp` parts and uploads in flight all the time
+        check_complete(uri, listed, prefix, uploads)
     check_needs(uri, (o.relative_to(prefix) for o in listed), needs)
     chosen = [o for o in listed if needs.wanted(o.relative_to(prefix))]
     if on_listed is not None:
