@@ -439,3 +439,24 @@ def test_an_rds_prefix_without_its_products_or_users_is_refused_naming_what_is_m
         prepare_canonical(
             DataSourcesSpec.model_validate(missing_csv), tmp_path / "canon", tmp_path / "scratch"
         )
+
+
+def test_recsys_data_ingest_and_validate_read_an_s3_prefix(
+    s3_bucket: S3Bucket, seed_shop: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from recsys_workloads.data.cli import app
+
+    uri = s3_bucket.put_dir(seed_shop, "shops/seed")
+    runner = CliRunner()
+    result = runner.invoke(app, ["validate", uri, "--layout", "seed"])
+    assert result.exit_code == 0 and "valid seed layout" in result.output, result.output
+    result = runner.invoke(app, ["ingest", uri, str(tmp_path / "canon"), "--layout", "seed"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "canon" / s.MANIFEST_FILE).read_text())["source"] == uri
+    result = runner.invoke(app, ["validate", uri])
+    assert result.exit_code == 1 and "needs --layout seed or rds" in result.output
+    result = runner.invoke(app, ["validate", s3_bucket.uri("nope"), "--layout", "seed"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "nothing under this prefix" in " ".join(result.output.split())
