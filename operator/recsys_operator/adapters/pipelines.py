@@ -45,12 +45,19 @@ def storage_for(namespace: str, recommender: str, training: TrainingSpec | None 
     artifact store (spec.training.artifactRoot, else $RECSYS_ARTIFACT_ROOT, else for orchestrator
     `job` the model volume itself).
 
+    Local mode keeps the model repository on this machine and honours an s3:// artifactRoot
+    (versions, reports and run outputs go to the bucket, as in a cluster); a folder there is
+    ignored: local mode's artifacts stay beside its runs.
+
     Never a relative path: pipeline steps run with another working directory.
     """
+    training = training or TrainingSpec()
     if local_mode():
         base = local_runs_root().resolve() / f"{namespace}-{recommender}"
-        return Storage(artifact_root=str(base / "artifacts"), model_repository=str(base / "models"))
-    training = training or TrainingSpec()
+        artifacts = str(base / "artifacts")
+        if training.artifact_root and training.artifact_root.startswith("s3://"):
+            artifacts = f"{training.artifact_root.rstrip('/')}/{namespace}/{recommender}"
+        return Storage(artifact_root=artifacts, model_repository=str(base / "models"))
     root = training.artifact_root or os.environ.get(ARTIFACT_ROOT_ENV)
     orchestrator = training.orchestrator
     if root:

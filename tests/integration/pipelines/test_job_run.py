@@ -17,6 +17,7 @@ import pytest
 from recsys_workloads.contracts.job import ARGUMENTS_ENV, RUN_ID_ENV, JobOutcome
 from recsys_workloads.contracts.pipelines import PipelineConfig
 from recsys_workloads.pipelines import job_run
+from tests.conftest import S3Bucket
 
 TINY = {"dataSources": {"generator": {"users": 150, "interactions": 1_500, "days": 2, "images": False}}}
 
@@ -54,6 +55,28 @@ def test_a_failing_step_is_named_in_the_outcome_and_the_exit_code(tmp_path: Path
     assert outcome is not None and outcome.state == "FAILED"
     assert outcome.failed_step == "prepare-data"
     assert outcome.error is not None and str(tmp_path / "nothing") in outcome.error
+
+
+def test_the_data_step_ingests_an_s3_prefix_and_names_a_missing_one(
+    s3_bucket: S3Bucket, tmp_path: Path
+) -> None:
+    """The pipeline's own subprocesses find the S3 endpoint and credentials as a pod does (env)."""
+    from recsys_workloads.data.generator import GeneratorConfig, generate
+
+    shop = tmp_path / "shop"
+    generate(GeneratorConfig(users=80, items=40, days=2, interactions=1_000, images=False, seed=2), shop)
+    uri = s3_bucket.put_dir(shop, "exports/shop")
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").mkdir()
+    good = PipelineConfig.model_validate({"dataSources": {"layout": "seed", "uri": uri}})
+    done, outcome = _run(tmp_path / "good", "data", json.dumps({"config": good.to_argument()}))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert outcome is not None and outcome.state == "SUCCEEDED"
+    missing = f"{uri}-not-yet"
+    bad = PipelineConfig.model_validate({"dataSources": {"layout": "seed", "uri": missing}})
+    done, outcome = _run(tmp_path / "bad", "data", json.dumps({"config": bad.to_argument()}))
+    assert outcome is not None and outcome.state == "FAILED" and outcome.failed_step == "prepare-data"
+    assert outcome.error is not None and f"{missing}: nothing under this prefix" in outcome.error
 
 
 def test_arguments_that_are_not_json_fail_without_running_anything(tmp_path: Path) -> None:

@@ -329,3 +329,40 @@ def test_a_profile_less_user_gets_the_features_of_an_unknown_visitor_not_nan(tmp
     assert all(np.isfinite(v.astype(np.float64)).all() for v in features.values())
     for name in (ft.AGE, ft.AGE_BUCKET, ft.GENDER):
         assert features[name][0] == features[name][1] != features[name][2]  # 1 has a profile
+
+
+def test_images_elsewhere_are_ingested_by_item_id_and_rds_image_name(
+    seed_source: Path, tmp_path: Path
+) -> None:
+    """spec.dataSources.imagesUri: a folder apart from the source (ingest ignored it before)."""
+    moved = tmp_path / "pictures"
+    shop = tmp_path / "shop"
+    shutil.copytree(seed_source, shop, ignore=shutil.ignore_patterns(s.IMAGES_DIR))
+    shutil.copytree(seed_source / s.IMAGES_DIR, moved)
+    summary = ingest(shop, tmp_path / "seed", images=moved)
+    assert summary.images == 60
+    some = sorted(moved.iterdir())[0]
+    assert (tmp_path / "seed" / s.IMAGES_DIR / some.name).read_bytes() == some.read_bytes()
+    assert ingest(shop, tmp_path / "none").images == 0  # no images/ beside the data: none
+
+    rds = _tiny_rds(tmp_path / "rds")  # p1's image is p1.jpg; p2 and p3 name none
+    (tmp_path / "store" / "furniture").mkdir(parents=True)
+    (tmp_path / "store" / "furniture" / "p1.jpg").write_bytes(b"jpeg of p1")
+    (tmp_path / "store" / "p3.png").write_bytes(b"png of p3")
+    summary = ingest(rds, tmp_path / "rds-canon", images=tmp_path / "store")
+    assert summary.images == 2
+    assert json.loads((tmp_path / "rds-canon" / s.MANIFEST_FILE).read_text())["images"] == 2
+    pictures = tmp_path / "rds-canon" / s.IMAGES_DIR
+    assert sorted(p.name for p in pictures.iterdir()) == ["p1.png", "p3.png"]
+    assert (pictures / "p1.png").read_bytes() == b"jpeg of p1"
+
+
+def test_an_images_folder_named_in_the_spec_must_exist_and_hold_catalog_images(tmp_path: Path) -> None:
+    rds = _tiny_rds(tmp_path / "rds")
+    with pytest.raises(DataValidationError, match="images folder is missing"):
+        ingest(rds, tmp_path / "canon", images=tmp_path / "nowhere")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "unrelated.png").write_bytes(b"?")
+    with pytest.raises(DataValidationError, match="no image of any catalog item"):
+        validate(rds, images=tmp_path / "other")
+    assert not (tmp_path / "canon").exists()

@@ -158,6 +158,24 @@ def test_local_mode_keeps_artifacts_and_versions_in_absolute_folders(
     assert config.model_repository == str(tmp_path / "shop-homepage" / "models")
 
 
+def test_local_mode_sends_artifacts_to_an_s3_artifact_root_and_keeps_versions_here(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("RECSYS_PIPELINE_RUNNER", "local")
+    monkeypatch.setenv("RECSYS_LOCAL_RUNS", str(tmp_path))
+    runner = ScriptedRunner()
+    parent = {"spec": {**PARENT["spec"], "training": {"artifactRoot": "s3://shop-models/recsys/"}}}
+    reconcile(_body(), parent, runner)
+    config = PipelineConfig.from_argument(str(runner.submitted[0][1]["config"]))
+    assert config.artifact_root == "s3://shop-models/recsys/shop/homepage"
+    assert config.model_repository == str(tmp_path / "shop-homepage" / "models")
+    folder = {"spec": {**PARENT["spec"], "training": {"artifactRoot": "/srv/artifacts"}}}
+    runner = ScriptedRunner()
+    reconcile(_body(), folder, runner)  # a folder stays a cluster's: local artifacts stay beside the runs
+    config = PipelineConfig.from_argument(str(runner.submitted[0][1]["config"]))
+    assert config.artifact_root == str(tmp_path / "shop-homepage" / "artifacts")
+
+
 def test_a_cluster_without_an_artifact_store_waits_and_says_why_in_the_status(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

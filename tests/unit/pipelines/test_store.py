@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from recsys_workloads.pipelines import store
+from tests.conftest import S3Bucket
 
 
 def _version(root: Path) -> Path:
@@ -36,26 +36,9 @@ def test_a_local_folder_round_trips_a_version(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A moto S3 server on loopback; boto3 finds it through AWS_ENDPOINT_URL like any endpoint."""
-    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    import boto3
-
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    for name, value in {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    boto3.client("s3").create_bucket(Bucket="recsys")
-    try:
-        yield "s3://recsys/artifacts"
-    finally:
-        server.stop()
+def s3(s3_bucket: S3Bucket) -> str:
+    """The loopback S3 server (tests/conftest.py); boto3 finds it through AWS_ENDPOINT_URL."""
+    return s3_bucket.uri("artifacts")
 
 
 def test_s3_round_trips_a_version_byte_for_byte(s3: str, tmp_path: Path) -> None:

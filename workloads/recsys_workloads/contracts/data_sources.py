@@ -39,12 +39,18 @@ class DataSourcesSpec(SpecModel):
         description="generated: synthetic shop; seed: day_NN.parquet layout; rds: AWS Retail Demo Store layout",
     )
     uri: StoreUri | None = Field(
-        None, description="absolute folder or s3:// prefix holding the data (seed and rds layouts)"
+        None,
+        description="absolute folder or s3:// prefix holding the data (seed and rds layouts); an s3:// "
+        "prefix is checked (missing objects, access, partially written) and staged before ingest",
     )
     interactions_uri: StoreUri | None = Field(
-        None, description="rds layout: interactions CSV, if not under uri"
+        None, description="rds layout: interactions CSV (a file or an s3:// object), if not under uri"
     )
-    images_uri: StoreUri | None = Field(None, description="item images by id, if not under uri/images")
+    images_uri: StoreUri | None = Field(
+        None,
+        description="folder or s3:// prefix of item images (<item_id>.png; rds: products.yaml's image "
+        "names, also under <category>/), if not under uri/images",
+    )
     generator: GeneratorSpec | None = Field(
         None, description="knobs of the synthetic shop (layout generated)"
     )
@@ -60,8 +66,9 @@ class DataSourcesSpec(SpecModel):
     )
     events_uri: StoreUri | None = Field(
         None,
-        description="the event service's offline log (interactions/day=NN/*.parquet, days counted from the "
-        "same origin): its rows are added to the source's, so incremental runs learn from live events",
+        description="the event service's offline log, a folder or s3:// prefix (interactions/day=NN/*.parquet, "
+        "days counted from the same origin): its rows are added to the source's, so incremental runs learn "
+        "from live events",
     )
 
     def problems(self) -> list[str]:

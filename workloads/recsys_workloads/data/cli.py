@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,9 @@ from recsys_workloads.contracts.data_sources import DataSourcesSpec
 from recsys_workloads.data.errors import DataValidationError
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import Layout, ingest, validate
+from recsys_workloads.data.sources import LocalSources, local_sources
 from recsys_workloads.data.stats import compute_stats, day_files, render
+from recsys_workloads.object_store import is_s3
 
 UNKNOWN_USERS_HELP = "rows of users without a profile: profile-less (kept, features unknown) or reject"
 UNKNOWN_ITEMS_HELP = "rows of items not in the catalog: drop (counted) or reject"
@@ -107,32 +110,61 @@ def generate_command(
         )
 
 
+@contextmanager
+def _local(source: str, layout: str, interactions: str | None, images: str | None) -> Iterator[LocalSources]:
+    """The command's locations as local paths: folders as given, s3:// ones staged to a temporary
+    folder (checked as a spec's dataSources are, data/staging.py) and removed afterwards."""
+    locations = [source, interactions, images]
+    if not any(v is not None and is_s3(v) for v in locations):
+        yield LocalSources(
+            Path(source), Path(interactions) if interactions else None, Path(images) if images else None
+        )
+        return
+    if layout not in ("seed", "rds"):
+        raise ValueError("an s3:// location needs --layout seed or rds (the layout says what to stage)")
+    absolute = [v if v is None or is_s3(v) else str(Path(v).resolve()) for v in locations]
+    spec = DataSourcesSpec.model_validate(
+        {"layout": layout, "uri": absolute[0], "interactionsUri": absolute[1], "imagesUri": absolute[2]}
+    )
+    with tempfile.TemporaryDirectory(prefix="recsys-staged-") as scratch:
+        with err_console.status("staging from S3"):  # not around the ingest's own progress bar
+            local = local_sources(spec, Path(scratch))
+        yield local
+
+
 @app.command("ingest")
 def ingest_command(
     source: Annotated[
-        Path, typer.Argument(help="seed layout folder or RDS folder (products.yaml, users.json.gz)")
+        str,
+        typer.Argument(help="seed layout or RDS folder (products.yaml, users.json.gz), or an s3:// prefix"),
     ],
     output: Annotated[Path, typer.Argument(help="canonical dataset folder to create")],
-    layout: Annotated[str, typer.Option(help="auto, seed or rds")] = "auto",
+    layout: Annotated[str, typer.Option(help="auto, seed or rds (s3://: seed or rds)")] = "auto",
     interactions: Annotated[
-        Path | None, typer.Option(help="RDS interactions CSV (default: *.csv in SOURCE)")
+        str | None,
+        typer.Option(help="RDS interactions CSV, a file or s3:// object (default: *.csv in SOURCE)"),
+    ] = None,
+    images: Annotated[
+        str | None, typer.Option(help="item images folder or s3:// prefix (default: SOURCE/images)")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing dataset")] = False,
     unknown_users: Annotated[str, typer.Option(help=UNKNOWN_USERS_HELP)] = "profile-less",
     unknown_items: Annotated[str, typer.Option(help=UNKNOWN_ITEMS_HELP)] = "drop",
 ) -> None:
     """Validate SOURCE and write the canonical, day-partitioned dataset to OUTPUT (all or nothing)."""
-    with _clear_errors():
+    with _clear_errors(), _local(source, layout, interactions, images) as local:
         with _progress() as progress:
             task = progress.add_task("days", total=None)
             summary = ingest(
-                source,
+                local.source,
                 output,
                 layout=_layout(layout),
-                interactions=interactions,
+                interactions=local.interactions,
+                images=local.images,
                 overwrite=overwrite,
                 **_unknown_policy(unknown_users, unknown_items),
                 on_day=lambda _d: progress.advance(task),
+                source_name=source if is_s3(source) else None,
             )
         console.print(
             f"ingested {summary.layout} layout into {summary.destination}: {summary.items:,} items, "
@@ -143,18 +175,20 @@ def ingest_command(
 
 @app.command("validate")
 def validate_command(
-    source: Annotated[Path, typer.Argument(help="seed layout folder or RDS folder")],
-    layout: Annotated[str, typer.Option(help="auto, seed or rds")] = "auto",
-    interactions: Annotated[Path | None, typer.Option(help="RDS interactions CSV")] = None,
+    source: Annotated[str, typer.Argument(help="seed layout folder or RDS folder, or an s3:// prefix")],
+    layout: Annotated[str, typer.Option(help="auto, seed or rds (s3://: seed or rds)")] = "auto",
+    interactions: Annotated[str | None, typer.Option(help="RDS interactions CSV (file or s3://)")] = None,
+    images: Annotated[str | None, typer.Option(help="item images folder or s3:// prefix")] = None,
     unknown_users: Annotated[str, typer.Option(help=UNKNOWN_USERS_HELP)] = "profile-less",
     unknown_items: Annotated[str, typer.Option(help=UNKNOWN_ITEMS_HELP)] = "drop",
 ) -> None:
-    """Run every ingestion check without writing anything."""
-    with _clear_errors():
+    """Run every ingestion check without writing anything (an s3:// SOURCE is staged to a temporary folder)."""
+    with _clear_errors(), _local(source, layout, interactions, images) as local:
         summary = validate(
-            source,
+            local.source,
             layout=_layout(layout),
-            interactions=interactions,
+            interactions=local.interactions,
+            images=local.images,
             **_unknown_policy(unknown_users, unknown_items),
         )
         console.print(

@@ -6,7 +6,8 @@ Canonical dataset (what training reads):
     users.parquet                 CANONICAL_USERS_SCHEMA
     item_descriptions.parquet     DESCRIPTIONS_SCHEMA
     interactions/day=NN/part-0.parquet   INTERACTIONS_SCHEMA, hive-partitioned by day
-    images/<item_id>.png          when the source has images
+    images/<item_id>.png          when the source has images (under it or at `images`): the seed's
+                                  <item_id>.png, or RDS products.yaml's `image` file name
     manifest.json                 source, layout, origin timestamp, counts
 
 Output is written to a temporary folder beside the destination and renamed into place
@@ -68,6 +69,7 @@ class IngestSummary:
     destination: Path | None = None
     # What the unknown-id policy did (UnknownIds.counts): users kept without a profile, rows dropped.
     unknown: dict[str, int] = field(default_factory=dict)
+    images: int = 0  # items with a picture in the dataset's images/
 
     def unknown_note(self) -> str:
         """', 2 users without a profile kept, 5 rows of 1 unknown item dropped' (empty: none)."""
@@ -81,8 +83,9 @@ class IngestSummary:
 class _Sink:
     """Where canonical files go: a temporary folder, or nowhere when only validating."""
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(self, root: Path | None, source: str | None = None) -> None:
         self.root = root
+        self.source = source  # what the manifest names as the source (an s3:// uri that was staged)
 
     def table(self, name: str, table: pa.Table) -> None:
         if self.root is not None:
@@ -94,12 +97,18 @@ class _Sink:
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, folder / "part-0.parquet")
 
-    def images(self, source: Path) -> None:
-        if self.root is not None and source.is_dir():
-            shutil.copytree(source, self.root / s.IMAGES_DIR)
+    def images(self, found: dict[str, Path]) -> None:
+        """Each item's picture as images/<item_id>.png (the bytes as they are: decoders sniff the format)."""
+        if self.root is not None and found:
+            folder = self.root / s.IMAGES_DIR
+            folder.mkdir()
+            for item_id, path in found.items():
+                shutil.copyfile(path, folder / f"{item_id}.png")
 
     def manifest(self, content: dict[str, object]) -> None:
         if self.root is not None:
+            if self.source is not None:
+                content = {**content, "source": self.source}
             (self.root / s.MANIFEST_FILE).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
 
 
@@ -114,6 +123,28 @@ def detect_layout(source: Path) -> Literal["seed", "rds"]:
         str(source),
         "unrecognised layout: expected products.yaml (RDS) or items.parquet + day_NN.parquet (seed)",
     )
+
+
+def item_images(
+    folder: Path | None, candidates: dict[str, list[str]], *, explicit: bool = False
+) -> dict[str, Path]:
+    """The picture of each item found in `folder`: the first of its candidate names that exists.
+
+    `explicit`: the folder was named in the spec (imagesUri), so its absence is an error, not
+    "no images"; items without a picture get the image encoder's empty-image path either way.
+    """
+    if folder is None or not folder.is_dir():
+        if explicit and folder is not None:
+            raise DataValidationError(str(folder), "images folder is missing")
+        return {}
+    found = {}
+    for item_id, names in candidates.items():
+        path = next((folder / n for n in names if (folder / n).is_file()), None)
+        if path is not None:
+            found[item_id] = path
+    if explicit and not found:
+        raise DataValidationError(str(folder), "no image of any catalog item (expected <item_id>.png)")
+    return found
 
 
 # --- shared normalisation ---------------------------------------------------------------------
@@ -255,7 +286,11 @@ def _seed_day_files(source: Path) -> list[tuple[int, Path]]:
 
 
 def _ingest_seed(
-    source: Path, sink: _Sink, policy: _Policy, on_day: Callable[[int], None] | None
+    source: Path,
+    sink: _Sink,
+    images: Path | None,
+    policy: _Policy,
+    on_day: Callable[[int], None] | None,
 ) -> IngestSummary:
     summary = IngestSummary(layout="seed")
     items = canonical_items(_read_parquet(source / s.ITEMS_FILE), str(source / s.ITEMS_FILE))
@@ -306,7 +341,13 @@ def _ingest_seed(
     sink.table(s.ITEMS_FILE, items)
     sink.table(s.USERS_FILE, users)
     sink.table(s.DESCRIPTIONS_FILE, descriptions)
-    sink.images(source / s.IMAGES_DIR)
+    pictures = item_images(
+        images or source / s.IMAGES_DIR,
+        {i: [f"{i}.png"] for i in items[s.ITEM_ID].to_pylist()},
+        explicit=images is not None,
+    )
+    sink.images(pictures)
+    summary.images = len(pictures)
     summary.items, summary.users, summary.unknown = len(items), len(users), unknown.counts()
     sink.manifest({"layout": "seed", "source": str(source), "origin_timestamp": origin, **_counts(summary)})
     return summary
@@ -447,6 +488,7 @@ def _ingest_rds(
     source: Path,
     sink: _Sink,
     interactions: Path | None,
+    images: Path | None,
     policy: _Policy,
     on_day: Callable[[int], None] | None,
 ) -> IngestSummary:
@@ -503,6 +545,14 @@ def _ingest_rds(
     sink.table(s.ITEMS_FILE, items)
     sink.table(s.USERS_FILE, users)
     sink.table(s.DESCRIPTIONS_FILE, descriptions)
+    # The RDS catalog names each picture (`image`); its image store keeps them per category.
+    pictures = item_images(
+        images or source / s.IMAGES_DIR,
+        {p.id: [f"{p.id}.png", *([p.image, f"{p.category}/{p.image}"] if p.image else [])] for p in products},
+        explicit=images is not None,
+    )
+    sink.images(pictures)
+    summary.images = len(pictures)
     summary.items, summary.users, summary.unknown = len(items), len(users), unknown.counts()
     sink.manifest({"layout": "rds", "source": str(source), "origin_timestamp": origin, **_counts(summary)})
     return summary
@@ -522,6 +572,7 @@ def _counts(summary: IngestSummary) -> dict[str, object]:
         "users": summary.users,
         "interactions": summary.interactions,
         "days": summary.days,
+        "images": summary.images,
         **summary.unknown,
     }
 
@@ -534,14 +585,15 @@ def _run(
     source: Path,
     sink: _Sink,
     layout: Layout,
-    interactions: Path | None,
+    paths: tuple[Path | None, Path | None],
     policy: _Policy,
     on_day: Callable[[int], None] | None,
 ) -> IngestSummary:
     chosen = detect_layout(source) if layout == "auto" else layout
+    interactions, images = paths
     if chosen == "rds":
-        return _ingest_rds(source, sink, interactions, policy, on_day)
-    return _ingest_seed(source, sink, policy, on_day)
+        return _ingest_rds(source, sink, interactions, images, policy, on_day)
+    return _ingest_seed(source, sink, images, policy, on_day)
 
 
 def validate(
@@ -549,12 +601,14 @@ def validate(
     *,
     layout: Layout = "auto",
     interactions: Path | None = None,
+    images: Path | None = None,
     unknown_users: UnknownUsers = "profile-less",
     unknown_items: UnknownItems = "drop",
     on_day: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Every check `ingest` makes, writing nothing."""
-    return _run(source, _Sink(None), layout, interactions, (unknown_users, unknown_items), on_day)
+    policy: _Policy = (unknown_users, unknown_items)
+    return _run(source, _Sink(None), layout, (interactions, images), policy, on_day)
 
 
 def ingest(
@@ -563,19 +617,26 @@ def ingest(
     *,
     layout: Layout = "auto",
     interactions: Path | None = None,
+    images: Path | None = None,
     overwrite: bool = False,
     unknown_users: UnknownUsers = "profile-less",
     unknown_items: UnknownItems = "drop",
     on_day: Callable[[int], None] | None = None,
+    source_name: str | None = None,
 ) -> IngestSummary:
-    """Validate `source` and write the canonical dataset to `destination`, all or nothing."""
+    """Validate `source` and write the canonical dataset to `destination`, all or nothing.
+
+    `images`: the item pictures' folder when not `source`/images; `source_name`: what the
+    manifest records as the source (the s3:// uri a staged `source` came from).
+    """
     destination = destination.resolve()
     if destination.exists() and any(destination.iterdir()) and not overwrite:
         raise FileExistsError(f"{destination} exists and is not empty (use --overwrite)")
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.ingest-", dir=destination.parent))
     try:
-        summary = _run(source, _Sink(tmp), layout, interactions, (unknown_users, unknown_items), on_day)
+        policy: _Policy = (unknown_users, unknown_items)
+        summary = _run(source, _Sink(tmp, source_name), layout, (interactions, images), policy, on_day)
         swap_into_place(tmp, destination)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -7,6 +7,8 @@ imported inside the functions that need them.
 from __future__ import annotations
 
 import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +37,9 @@ def generator_config(spec: GeneratorSpec) -> GeneratorConfig:
 def prepare_canonical(sources: DataSourcesSpec, destination: Path, scratch: Path) -> IngestSummary:
     """Generate or ingest into the canonical dataset at `destination` (validated, all or nothing).
 
-    The summary says what the unknown-id policy kept and dropped (the run's metrics log it).
+    Each location may be a folder or an s3:// prefix; S3 ones are staged to `scratch` first,
+    checked (data/staging.py), then ingested like folders. The summary says what the unknown-id
+    policy kept and dropped (the run's metrics log it).
     """
     from recsys_workloads.data.generator import generate
     from recsys_workloads.data.ingest import ingest
@@ -43,27 +47,83 @@ def prepare_canonical(sources: DataSourcesSpec, destination: Path, scratch: Path
     problems = sources.problems()
     if problems:
         raise ValueError("; ".join(problems))
-    if sources.events_uri is not None and "://" in sources.events_uri:
-        raise ValueError(f"only a local event log folder is read here, got {sources.events_uri!r}")
     if sources.layout == "generated":
         shop = scratch / "shop"
         generate(generator_config(sources.generator or GeneratorSpec()), shop)
         summary = ingest(shop, destination, unknown_users="reject", unknown_items="reject")  # ours: exact
-    elif sources.uri is None or "://" in sources.uri:
-        raise ValueError(f"only local folders are ingested here, got {sources.uri!r} (S3: issue 7)")
     else:
-        interactions = Path(sources.interactions_uri) if sources.interactions_uri else None
-        summary = ingest(
-            Path(sources.uri),
-            destination,
-            layout=sources.layout,
-            interactions=interactions,
-            unknown_users=sources.unknown_users,
-            unknown_items=sources.unknown_items,
-        )
+        scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="staged-", dir=scratch) as staged:  # S3 copies go away
+            local = local_sources(sources, Path(staged))
+            summary = ingest(
+                local.source,
+                destination,
+                layout=sources.layout,
+                interactions=local.interactions,
+                images=local.images,
+                unknown_users=sources.unknown_users,
+                unknown_items=sources.unknown_items,
+                source_name=sources.uri,
+            )
     if sources.events_uri is not None:
-        append_event_log(Path(sources.events_uri), destination)
+        scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="events-", dir=scratch) as staged:
+            append_event_log(event_log(sources.events_uri, Path(staged)), destination)
     return summary
+
+
+@dataclass(frozen=True)
+class LocalSources:
+    """A spec's seed/rds locations as local paths (S3 ones staged under the scratch folder)."""
+
+    source: Path
+    interactions: Path | None
+    images: Path | None
+
+
+def local_sources(sources: DataSourcesSpec, scratch: Path) -> LocalSources:
+    """`uri`, `interactionsUri` and `imagesUri` as folders and files ingest reads."""
+    from recsys_workloads.object_store import is_s3
+
+    if sources.uri is None:
+        raise ValueError(f"spec.dataSources.uri is required with layout {sources.layout}")
+    interactions = images = None
+    if sources.interactions_uri is not None:
+        interactions = Path(sources.interactions_uri)
+        if is_s3(sources.interactions_uri):
+            from recsys_workloads.data.staging import stage_object
+
+            name = sources.interactions_uri.rstrip("/").rsplit("/", 1)[-1]
+            interactions = stage_object(sources.interactions_uri, scratch / "interactions" / name)
+    if sources.images_uri is not None:
+        images = Path(sources.images_uri)
+        if is_s3(sources.images_uri):
+            from recsys_workloads.data.staging import stage_prefix
+
+            images = stage_prefix(sources.images_uri, scratch / "images").local
+    source = Path(sources.uri)
+    if is_s3(sources.uri):
+        from recsys_workloads.data.staging import layout_needs, stage_prefix
+
+        needs = layout_needs(
+            sources.layout,
+            interactions_elsewhere=sources.interactions_uri is not None,
+            images_elsewhere=sources.images_uri is not None,
+        )
+        source = stage_prefix(sources.uri, scratch / "source", needs).local
+    return LocalSources(source, interactions, images)
+
+
+def event_log(uri: str, scratch: Path) -> Path:
+    """The event log as a local folder: itself, or its S3 prefix staged (append-only: parts that
+    arrive while it is read wait for the next run; no log yet is no events)."""
+    from recsys_workloads.object_store import is_s3
+
+    if not is_s3(uri):
+        return Path(uri)
+    from recsys_workloads.data.staging import EVENTS, stage_prefix
+
+    return stage_prefix(uri, scratch / "events", EVENTS, growing=True, missing_ok=True).local
 
 
 def append_event_log(events: Path, destination: Path) -> int:

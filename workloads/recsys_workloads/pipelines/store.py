@@ -1,27 +1,29 @@
 """The artifact store: a local folder for local runs, an S3 prefix (boto3) in the cluster.
 
 Exported versions and their reports are copied here after they are published on the
-model volume, so they outlive the volume's retention (`keepVersions`). The S3 endpoint
-comes from boto3's own configuration (`AWS_ENDPOINT_URL`, profiles, IRSA in the cluster).
+model volume, so they outlive the volume's retention (`keepVersions`). S3 is reached the one
+way recsys_workloads.object_store says (default credential chain, IRSA in the cluster, the
+endpoint from `AWS_ENDPOINT_URL`).
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
+from recsys_workloads.object_store import NOT_FOUND, error_code, is_s3, split_s3
+from recsys_workloads.object_store import client as _client
 
-def is_s3(uri: str) -> bool:
-    return uri.startswith("s3://")
-
-
-def split_s3(uri: str) -> tuple[str, str]:
-    """`s3://bucket/a/b` → (`bucket`, `a/b`)."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise ValueError(f"{uri!r} names no bucket")
-    return bucket, key.strip("/")
+__all__ = [
+    "download_dir",
+    "is_s3",
+    "join",
+    "outputs_uri",
+    "read_text",
+    "split_s3",
+    "upload_dir",
+    "write_text",
+]
 
 
 def join(root: str, *parts: str) -> str:
@@ -34,12 +36,6 @@ OUTPUTS_FILE = "outputs.json"
 def outputs_uri(artifact_root: str, recommender: str, run_id: str) -> str:
     """Where a run's outputs document lives (KFP's REST API does not carry them); runners read it."""
     return join(artifact_root, recommender, "runs", run_id, OUTPUTS_FILE)
-
-
-def _client() -> Any:
-    import boto3
-
-    return boto3.client("s3")
 
 
 def upload_dir(local: Path, uri: str) -> list[str]:
@@ -104,7 +100,7 @@ def read_text(uri: str) -> str:
     try:
         body = _client().get_object(Bucket=bucket, Key=key)["Body"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
+        if error_code(exc) in NOT_FOUND:
             raise FileNotFoundError(uri) from None
         raise
     return str(body.read().decode())
