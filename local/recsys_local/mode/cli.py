@@ -15,6 +15,7 @@ from recsys_local.mode import http
 from recsys_local.mode.processes import healthy
 from recsys_local.mode.state import LocalState, LocalStateError, load
 from recsys_local.mode.system import LocalModeError, LocalSystem, describe_error
+from recsys_workloads.contracts.serving import ENSEMBLE
 from recsys_workloads.runtime.process import ServerStartError
 from recsys_workloads.runtime.toolchain import ToolchainError, repo_root
 
@@ -152,7 +153,7 @@ def print_status(state: LocalState) -> None:
             run["metadata"]["name"],
             str(run["spec"].get("type")),
             str(st.get("state", "")),
-            str((st.get("modelVersions") or {}).get("homepage", "")),
+            str((st.get("modelVersions") or {}).get(ENSEMBLE, "")),
             _fmt(metrics.get("recallAtK")),
             _fmt(metrics.get("auc")),
             str(st.get("completionTime", "")),

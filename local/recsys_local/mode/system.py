@@ -38,11 +38,11 @@ from recsys_operator.api import API_VERSION
 from recsys_operator.api.recommender_system import KIND, RecommenderSystemSpec
 from recsys_operator.manifests import training
 from recsys_operator.manifests.common import Owner
-from recsys_operator.manifests.desired import ENSEMBLE
 from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers import recommender_system as rs_reconciler
 from recsys_operator.reconcilers import training_run as tr_reconciler
 from recsys_workloads.contracts.rollout import RolloutResult
+from recsys_workloads.contracts.serving import ENSEMBLE, ENSEMBLE_OF, POPULAR_ENSEMBLE
 from recsys_workloads.pipelines.runner import LocalRunner
 from recsys_workloads.runtime import toolchain as tc
 from recsys_workloads.runtime.ports import LOOPBACK, free_ports, port_is_open
@@ -420,7 +420,6 @@ class LocalSystem:
 
     def _start_triton(self, state: LocalState, version: int) -> None:
         from recsys_workloads.runtime.triton_server import TritonPorts, TritonServer
-        from recsys_workloads.serving.repository import ENSEMBLE_OF
 
         graph = RecommenderSystemSpec.model_validate(state.spec).serving_graph()
         with self.console.status(
@@ -433,7 +432,7 @@ class LocalSystem:
             repository,
             self._dir("serving"),
             model_control="explicit",
-            load_models=[ENSEMBLE_OF[graph.graph], "homepage_popular"],
+            load_models=[ENSEMBLE_OF[graph.graph], POPULAR_ENSEMBLE],
             ports=TritonPorts(**ports),
         )
         with self.console.status("starting tritonserver"):
@@ -494,7 +493,6 @@ class LocalSystem:
             )
             return events.model_dump_json(by_alias=True)
         from recsys_workloads.serving.api import ApiConfig
-        from recsys_workloads.serving.repository import ENSEMBLE_OF
 
         spec = RecommenderSystemSpec.model_validate(state.spec)
         triton = state.processes["triton"].ports
@@ -606,7 +604,6 @@ class _LocalSwitcher:
         self.system, self.state = system, state
 
     def switch(self, version: int) -> RolloutResult | None:
-        from recsys_workloads.serving.repository import ENSEMBLE_OF
         from recsys_workloads.serving.rollout import switch_triton
 
         record = self.state.processes.get("triton")

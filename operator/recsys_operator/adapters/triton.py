@@ -20,6 +20,7 @@ from recsys_operator.adapters.pipelines import local_mode, storage_for
 from recsys_operator.manifests import triton
 from recsys_operator.manifests.common import Owner
 from recsys_workloads.contracts.rollout import RolloutError, RolloutResult
+from recsys_workloads.contracts.serving import ENSEMBLE
 from recsys_workloads.serving.rollout import served_version_dirs, switch_triton, version_number
 
 URL_ENV = "RECSYS_TRITON_URL"
@@ -40,7 +41,7 @@ class TritonPods:
     def __init__(
         self,
         urls: Callable[[], Sequence[str]],
-        ensemble: str = "homepage",
+        ensemble: str = ENSEMBLE,
         version_dir: Callable[[int], str] = triton.version_dir,
     ) -> None:
         self._urls = urls
@@ -51,7 +52,7 @@ class TritonPods:
     def at(
         cls,
         urls: Sequence[str],
-        ensemble: str = "homepage",
+        ensemble: str = ENSEMBLE,
         version_dir: Callable[[int], str] = triton.version_dir,
     ) -> TritonPods:
         return cls(lambda: list(urls), ensemble, version_dir)

@@ -18,11 +18,11 @@ from recsys_operator.api.training_run import KIND, PLURAL
 from recsys_operator.handlers.recommender_system import cluster
 from recsys_operator.manifests import api
 from recsys_operator.manifests.common import Owner
-from recsys_operator.manifests.desired import ENSEMBLE
 from recsys_operator.metrics import reconcile_timer
 from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers.training_run import adopted_owner_references, reconcile
 from recsys_workloads.contracts.runs import TERMINAL
+from recsys_workloads.contracts.serving import ENSEMBLE
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 POLL_SECONDS = 10.0

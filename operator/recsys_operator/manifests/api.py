@@ -13,16 +13,16 @@ from typing import Any
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common, events, triton, web
 from recsys_operator.manifests.common import Manifest, Owner
+from recsys_workloads.contracts.serving import ENSEMBLE_OF
 
 COMPONENT = "api"
 PORT = 8080
 CONFIG_FILE = "api.json"
-ENSEMBLES = {"ensemble": "homepage", "fused": "homepage_fused"}
 
 
 def ensemble(spec: RecommenderSystemSpec) -> str:
     """The Triton model the API calls (and Triton loads) for the spec's graph."""
-    return ENSEMBLES[spec.serving.graph]
+    return ENSEMBLE_OF[spec.serving.graph]
 
 
 def config(owner: Owner, spec: RecommenderSystemSpec) -> dict[str, Any]:

@@ -10,8 +10,6 @@ from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import api, events, network, triton, valkey
 from recsys_operator.manifests.common import Manifest, Owner
 
-ENSEMBLE = "homepage"  # the default graph's ensemble; `api.ensemble(spec)` names the spec's
-
 
 def desired_objects(
     owner: Owner,

@@ -12,7 +12,7 @@ import json
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common, web
 from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
-from recsys_workloads.contracts.serving import POD_REPOSITORY_MODULE, PodEnv
+from recsys_workloads.contracts.serving import POD_REPOSITORY_MODULE, POPULAR_ENSEMBLE, PodEnv
 
 COMPONENT = "triton"
 MODELS_MOUNT = "/models"  # the shared model volume: published versions are /models/<N>
@@ -21,7 +21,6 @@ REPOSITORY_MOUNT = "/repository"  # an emptyDir for the pod's rendered Triton re
 REPOSITORY = f"{REPOSITORY_MOUNT}/models"
 HTTP, GRPC, METRICS = 8000, 8001, 8002
 QUEUE_METRIC = "avg_time_queue_ms"  # exposed by the Prometheus adapter, as in the seed
-POPULAR_ENSEMBLE = "homepage_popular"  # served from Valkey alone, before any version exists
 VERSION_ANNOTATION = "recsys.io/model-version"
 
 

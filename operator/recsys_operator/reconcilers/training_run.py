@@ -21,7 +21,6 @@ from recsys_operator.api.conditions import Condition, set_condition
 from recsys_operator.api.recommender_system import ModelStatus, RecommenderSystemSpec
 from recsys_operator.api.training_run import DataSummary, TrainingMetrics, TrainingRunSpec
 from recsys_operator.manifests.common import Owner
-from recsys_operator.manifests.desired import ENSEMBLE
 from recsys_operator.reconcilers import built_with
 from recsys_workloads.contracts.gate import verdict_from_metrics
 from recsys_workloads.contracts.pipelines import OnlineWarmup, PipelineConfig, Toleration, apply_overrides
@@ -31,6 +30,7 @@ from recsys_workloads.contracts.runs import (
     RunRejectedError,
     RunStatus,
 )
+from recsys_workloads.contracts.serving import ENSEMBLE
 
 DEFAULT_PIPELINES = {"Initial": "initial", "Incremental": "incremental"}
 

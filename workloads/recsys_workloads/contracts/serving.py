@@ -10,9 +10,27 @@ from recsys_workloads.contracts.index import MAX_TOP_K
 from recsys_workloads.contracts.online import SeenFilterConfig
 from recsys_workloads.contracts.spec import SpecModel
 
-__all__ = ["MAX_CATEGORY_CAP", "MAX_TEMPERATURE", "MAX_TOP_K", "Graph", "ServingGraphConfig"]
+__all__ = [
+    "ENSEMBLE",
+    "ENSEMBLE_OF",
+    "FUSED_ENSEMBLE",
+    "MAX_CATEGORY_CAP",
+    "MAX_TEMPERATURE",
+    "MAX_TOP_K",
+    "POPULAR_ENSEMBLE",
+    "Ensemble",
+    "Graph",
+    "ServingGraphConfig",
+]
 
 Graph = Literal["ensemble", "fused"]
+# The Triton ensembles' names: the repository's folders, what the API calls, what Triton loads,
+# and the key of `status.modelVersions` (always ENSEMBLE: one version serves either graph).
+Ensemble = Literal["homepage", "homepage_fused"]
+ENSEMBLE: Final = "homepage"
+FUSED_ENSEMBLE: Final = "homepage_fused"
+ENSEMBLE_OF: Final[dict[Graph, Ensemble]] = {"ensemble": ENSEMBLE, "fused": FUSED_ENSEMBLE}
+POPULAR_ENSEMBLE: Final = "homepage_popular"  # served from Valkey alone, before any version exists
 # Bounds the request path can run; the spec's fields declare the same ones (so the API server
 # refuses what serving would refuse later).
 MAX_CATEGORY_CAP: Final = 1_000

@@ -31,6 +31,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from recsys_workloads.contracts.serving import ENSEMBLE, Ensemble
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import SeenFilter, make_seen_filter
@@ -61,7 +62,7 @@ class ApiConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     triton_url: str = Field(description="Triton gRPC address host:port")
-    model: Literal["homepage", "homepage_fused"] = Field("homepage", description="ensemble to call")
+    model: Ensemble = Field(ENSEMBLE, description="ensemble to call")
     timeout_s: float = Field(0.5, gt=0, le=30, description="deadline of one Triton call")
     redis_url: str = Field("", description="Valkey for the popularity fallback ('' disables it)")
     catalog: Path | None = Field(

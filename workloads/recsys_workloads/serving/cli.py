@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from recsys_workloads.contracts.serving import ENSEMBLE, ENSEMBLE_OF
+
 app = typer.Typer(
     name="api",
     help="The recommendation API in front of Triton (popularity fallback; demo page with --catalog).",
@@ -23,7 +25,9 @@ def api() -> None:
 @app.command("serve")
 def serve(
     triton_url: Annotated[str, typer.Option(help="Triton gRPC address host:port")] = "127.0.0.1:8001",
-    model: Annotated[str, typer.Option(help="ensemble to call: homepage or homepage_fused")] = "homepage",
+    model: Annotated[
+        str, typer.Option(help=f"ensemble to call: {' or '.join(ENSEMBLE_OF.values())}")
+    ] = ENSEMBLE,
     redis_url: Annotated[
         str, typer.Option(envvar="RECSYS_REDIS_URL", help="Valkey for the fallback and visitor state")
     ] = "",

@@ -33,9 +33,6 @@ from recsys_workloads.serving.user_lookup import lookup_user
 Tensors = dict[str, npt.NDArray[Any]]
 StepFn = Callable[[Resources, Tensors], Tensors]
 
-ENSEMBLE: Final = "homepage"
-FUSED_ENSEMBLE: Final = "homepage_fused"
-
 # name -> (Triton data type, dims); max_batch_size is 0 everywhere (one request per call).
 TENSORS: Final[dict[str, tuple[str, tuple[int, ...]]]] = {
     "USER_ID": ("TYPE_STRING", (1,)),

@@ -16,12 +16,11 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from recsys_workloads.contracts.serving import Graph, ServingGraphConfig
+from recsys_workloads.contracts.serving import ENSEMBLE_OF, Graph, ServingGraphConfig
 from recsys_workloads.folders import swap_into_place
 from recsys_workloads.runtime.toolchain import Toolchain, repo_root
 
 CONFIG = "config.pbtxt"
-ENSEMBLE_OF: dict[str, str] = {"ensemble": "homepage", "fused": "homepage_fused"}
 
 
 class RepositoryError(ValueError):

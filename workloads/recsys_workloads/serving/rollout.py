@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from recsys_workloads.contracts.rollout import RolloutError, RolloutResult
+from recsys_workloads.contracts.serving import ENSEMBLE
 
 STAGING_PREFIX = ".staging-"
 FAILED_PREFIX = ".failed-"
@@ -181,7 +182,7 @@ def switch_version(
     triton: TritonRepository,
     version_dir: str | Path,
     canary: Callable[[], None],
-    model: str = "homepage",
+    model: str = ENSEMBLE,
     connect: Connect | None = None,
     parallel: int = 4,
 ) -> RolloutResult:
@@ -308,7 +309,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def http_canary(url: str, ensemble: str = "homepage", num_items: int = 5) -> Callable[[], None]:
+def http_canary(url: str, ensemble: str = ENSEMBLE, num_items: int = 5) -> Callable[[], None]:
     """A canary for `switch_version`: one anonymous request through `ensemble` must return items.
 
     `url` is Triton's HTTP address (`host:port`); tritonclient and NumPy are imported only
@@ -345,7 +346,7 @@ def http_canary(url: str, ensemble: str = "homepage", num_items: int = 5) -> Cal
 
 
 def switch_triton(
-    url: str, version_dir: str | Path, ensemble: str = "homepage", parallel: int = 4, timeout_s: float = 300.0
+    url: str, version_dir: str | Path, ensemble: str = ENSEMBLE, parallel: int = 4, timeout_s: float = 300.0
 ) -> RolloutResult:
     """`switch_version` of the Triton at `url` (HTTP `host:port`), canary through `ensemble`.
 

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from recsys_workloads.contracts.serving import ENSEMBLE, FUSED_ENSEMBLE, POPULAR_ENSEMBLE
 from recsys_workloads.serving.graph import (
-    ENSEMBLE,
-    FUSED_ENSEMBLE,
     REQUEST_INPUTS,
     RESPONSE_OUTPUTS,
     STEP_BY_NAME,
@@ -33,7 +32,7 @@ PLACEHOLDERS: Final = {
 HANDWRITTEN: Final = ("context_preprocessor",)  # shared with homepage_popular, kept as written
 # The popularity path (served before any version exists, and beside every version), ensemble last:
 # every model its hand-written ensemble config names (a test reads that config).
-POPULAR_PATH: Final = ("context_preprocessor", "popular_items", "homepage_popular")
+POPULAR_PATH: Final = ("context_preprocessor", "popular_items", POPULAR_ENSEMBLE)
 SEP: Final = ",\n"
 VERSION_POLICY: Final = "version_policy: { latest: { num_versions: 1 } }"
 MODEL_PY: Final = '''"""Triton wrapper of recsys_workloads.serving steps: tensors in, the step functions, tensors out."""

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import tritonclient.grpc as grpcclient
 
+from recsys_workloads.contracts.serving import ENSEMBLE
 from recsys_workloads.serving.recommender import (
     Recommendation,
     RecommendationRequest,
@@ -23,7 +24,7 @@ class TritonUnavailableError(RuntimeError):
 
 
 class TritonRecommender:
-    def __init__(self, url: str, model: str = "homepage", timeout_s: float = 1.0) -> None:
+    def __init__(self, url: str, model: str = ENSEMBLE, timeout_s: float = 1.0) -> None:
         self.client = grpcclient.InferenceServerClient(url)
         self.model = model
         self.timeout_s = timeout_s
