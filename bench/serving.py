@@ -44,10 +44,10 @@ from recsys_workloads.serving.graph import REQUEST_INPUTS, RESPONSE_OUTPUTS, STE
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.ranking import UNROLLED_SUFFIX
 from recsys_workloads.serving.recommender import RecommendationRequest, Recommender, request_tensors
-from recsys_workloads.serving.repository import build_version_repository
 from recsys_workloads.serving.resources import Resources
-from recsys_workloads.serving.templates import tensor_list
-from recsys_workloads.serving.triton_client import TritonRecommender
+from recsys_workloads.serving.triton.client import TritonRecommender
+from recsys_workloads.serving.triton.repository import build_version_repository
+from recsys_workloads.serving.triton.templates import tensor_list
 
 GRAPHS = {"ensemble": "homepage", "fused": "homepage_fused"}
 FLOOR = "floor"

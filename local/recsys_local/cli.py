@@ -12,7 +12,7 @@ import typer
 
 from recsys_workloads.data.cli import app as data_app
 from recsys_workloads.events.cli import app as events_app
-from recsys_workloads.serving.cli import app as api_app
+from recsys_workloads.serving.api.cli import app as api_app
 
 app = typer.Typer(
     name="recsys",

@@ -30,8 +30,8 @@ from recsys_workloads.events.local_server import ThreadedServer
 from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.toolchain import Toolchain, repo_root
 from recsys_workloads.runtime.triton_server import TritonServer
-from recsys_workloads.serving.api import ApiConfig, create_app
-from recsys_workloads.serving.repository import build_version_repository
+from recsys_workloads.serving.api.app import ApiConfig, create_app
+from recsys_workloads.serving.triton.repository import build_version_repository
 from tests.integration.serving.conftest import SERVING, seed_popularity
 
 DOCS_SCREENSHOT = repo_root() / "docs" / "images" / "demo-page.png"

@@ -25,7 +25,7 @@ from recsys_local.mode.demo import DemoResult, run_demo
 from recsys_local.mode.state import LocalState
 from recsys_local.mode.system import LocalModeError, LocalSystem
 from recsys_workloads.runtime.toolchain import Toolchain, repo_root
-from recsys_workloads.serving.rollout import served_version_dir
+from recsys_workloads.serving.triton.rollout import served_version_dir
 
 TINY = {
     "dataSources": {

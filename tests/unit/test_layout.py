@@ -117,7 +117,7 @@ def test_the_operator_reaches_only_contracts_and_the_three_adapter_clients() -> 
         "recsys_workloads.pipelines.store",
         "recsys_workloads.runtime.ports",
         "recsys_workloads.runtime.process",
-        "recsys_workloads.serving.rollout",
+        "recsys_workloads.serving.triton.rollout",
     }
 
 

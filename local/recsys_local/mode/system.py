@@ -399,7 +399,7 @@ class LocalSystem:
 
     def _repository(self, state: LocalState, version: int, validate: bool) -> Path:
         """Triton's repository for `version` (rendered only when another version was rendered last)."""
-        from recsys_workloads.serving.repository import build_version_repository
+        from recsys_workloads.serving.triton.repository import build_version_repository
 
         repository = self._dir("serving") / "repository"
         marker = self._dir("serving") / "version"
@@ -454,7 +454,7 @@ class LocalSystem:
         port = self._port(state, name, "http")
         config_path = self._dir(name) / "config.json"
         config_path.write_text(config)
-        module = {"events": "recsys_workloads.events.cli", "api": "recsys_workloads.serving.cli"}[name]
+        module = {"events": "recsys_workloads.events.cli", "api": "recsys_workloads.serving.api.cli"}[name]
         argv = [
             sys.executable,
             "-m",
@@ -492,7 +492,7 @@ class LocalSystem:
                 popularity=PopularityConfig.model_validate(state.spec.get("popularity") or {}),
             )
             return events.model_dump_json(by_alias=True)
-        from recsys_workloads.serving.api import ApiConfig
+        from recsys_workloads.serving.api.app import ApiConfig
 
         spec = RecommenderSystemSpec.model_validate(state.spec)
         triton = state.processes["triton"].ports
@@ -604,7 +604,7 @@ class _LocalSwitcher:
         self.system, self.state = system, state
 
     def switch(self, version: int) -> RolloutResult | None:
-        from recsys_workloads.serving.rollout import switch_triton
+        from recsys_workloads.serving.triton.rollout import switch_triton
 
         record = self.state.processes.get("triton")
         if record is None:

@@ -21,7 +21,7 @@ from recsys_operator.manifests import triton
 from recsys_operator.manifests.common import Owner
 from recsys_workloads.contracts.rollout import RolloutError, RolloutResult
 from recsys_workloads.contracts.serving import ENSEMBLE
-from recsys_workloads.serving.rollout import served_version_dirs, switch_triton, version_number
+from recsys_workloads.serving.triton.rollout import served_version_dirs, switch_triton, version_number
 
 URL_ENV = "RECSYS_TRITON_URL"
 

@@ -1,6 +1,6 @@
 """The recommendation API: a stateless Deployment (`recsys api serve`) and its Service.
 
-Its config is `recsys_workloads.serving.api.ApiConfig` as JSON with that model's snake_case
+Its config is `recsys_workloads.serving.api.app.ApiConfig` as JSON with that model's snake_case
 field names (`tests/unit/operator/test_front_door_manifests.py` validates what is built
 here against it, so a renamed field fails there, not in a pod). The operator image cannot
 import that model (FastAPI lives in the workloads image), hence the plain dict.

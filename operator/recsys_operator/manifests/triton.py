@@ -1,7 +1,7 @@
 """Triton Deployment, Service and queue-time HPA, after the seed's chart.
 
 A Triton pod renders its model repository at start (init container, the serving image's
-`python -m recsys_workloads.serving.pod_repository`) for the model version named in its template,
+`python -m recsys_workloads.serving.triton.pod_repository`) for the model version named in its template,
 so a restarted or added pod serves the version status records (docs/decisions/0009).
 """
 

@@ -13,7 +13,7 @@ from recsys_workloads.contracts.pipelines import PipelineConfig
 from recsys_workloads.contracts.runs import RunStatus
 from recsys_workloads.models import artifacts
 from recsys_workloads.pipelines.runner import LocalRunner
-from recsys_workloads.serving.rollout import versions
+from recsys_workloads.serving.triton.rollout import versions
 
 TINY_MODELS = {
     "twoTower": {

@@ -23,7 +23,7 @@ from recsys_workloads.runtime.toolchain import Toolchain
 from recsys_workloads.runtime.triton_server import TritonServer
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.recommender import Recommender
-from recsys_workloads.serving.repository import build_version_repository
+from recsys_workloads.serving.triton.repository import build_version_repository
 
 CONFIG = ModelsConfig(
     two_tower=TwoTowerConfig(epochs=1),

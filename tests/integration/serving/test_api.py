@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from recsys_workloads.runtime.ports import LOOPBACK, free_port
-from recsys_workloads.serving.api import ApiConfig, create_app
+from recsys_workloads.serving.api.app import ApiConfig, create_app
 
 from .conftest import Stack
 

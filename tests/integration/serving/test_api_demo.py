@@ -31,7 +31,7 @@ from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.runtime.ports import LOOPBACK, free_port
 from recsys_workloads.runtime.redis_server import RedisServer
-from recsys_workloads.serving.api import MAX_ITEMS, ApiConfig, create_app
+from recsys_workloads.serving.api.app import MAX_ITEMS, ApiConfig, create_app
 
 Answer = tuple[int, dict[str, str], Any]
 
@@ -237,7 +237,7 @@ def test_the_page_and_its_static_files_are_served(api: str) -> None:
 def _serve_cli(args: list[str]) -> subprocess.Popen[bytes]:
     env = {**os.environ, "RECSYS_REDIS_URL": ""}
     return subprocess.Popen(
-        [sys.executable, "-m", "recsys_workloads.serving.cli", "serve", *args],
+        [sys.executable, "-m", "recsys_workloads.serving.api.cli", "serve", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -13,7 +13,7 @@ from recsys_workloads.online.seen_filter import make_seen_filter
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.recommender import Recommendation, RecommendationRequest
 from recsys_workloads.serving.resources import Resources
-from recsys_workloads.serving.triton_client import TritonRecommender, TritonUnavailableError
+from recsys_workloads.serving.triton.client import TritonRecommender, TritonUnavailableError
 
 from .conftest import SERVING, Stack, seed_popularity
 

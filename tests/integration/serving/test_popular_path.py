@@ -16,8 +16,8 @@ from recsys_workloads.online.seen_filter import make_seen_filter
 from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.toolchain import Toolchain
 from recsys_workloads.runtime.triton_server import TritonServer
-from recsys_workloads.serving.pod_repository import render_pod_repository
 from recsys_workloads.serving.popular import recommend_popular
+from recsys_workloads.serving.triton.pod_repository import render_pod_repository
 
 ITEMS = [f"item-{i}" for i in range(20)]
 

@@ -14,7 +14,13 @@ import tritonclient.http as httpclient
 from recsys_workloads.contracts.rollout import RolloutError
 from recsys_workloads.runtime.toolchain import Toolchain
 from recsys_workloads.runtime.triton_server import TritonServer
-from recsys_workloads.serving.rollout import FAILED_PREFIX, roll_back, roll_out, stage_version, versions
+from recsys_workloads.serving.triton.rollout import (
+    FAILED_PREFIX,
+    roll_back,
+    roll_out,
+    stage_version,
+    versions,
+)
 
 CONFIG = """name: "scale"
 backend: "python"

@@ -27,10 +27,10 @@ from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.toolchain import Toolchain
 from recsys_workloads.runtime.triton_server import TritonServer
 from recsys_workloads.serving.recommender import Recommendation, RecommendationRequest
-from recsys_workloads.serving.repository import build_version_repository
 from recsys_workloads.serving.resources import Resources
-from recsys_workloads.serving.rollout import served_version_dir, switch_triton
-from recsys_workloads.serving.triton_client import TritonRecommender
+from recsys_workloads.serving.triton.client import TritonRecommender
+from recsys_workloads.serving.triton.repository import build_version_repository
+from recsys_workloads.serving.triton.rollout import served_version_dir, switch_triton
 
 from .conftest import SERVING, seed_popularity
 

@@ -10,7 +10,7 @@ import pytest
 from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.models import artifacts
 from recsys_workloads.runtime.toolchain import Toolchain
-from recsys_workloads.serving.repository import RepositoryError, build_version_repository
+from recsys_workloads.serving.triton.repository import RepositoryError, build_version_repository
 
 
 def test_a_loadable_version_replaces_the_repository_after_validation(

@@ -20,7 +20,7 @@ from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 from recsys_operator.status import Observed, reconcile_conditions
 from recsys_workloads.contracts.events import EventServiceConfig
-from recsys_workloads.serving.api import ApiConfig
+from recsys_workloads.serving.api.app import ApiConfig
 
 ROOT = Path(__file__).resolve().parents[3]
 OWNER = Owner(name="homepage", namespace="shop", uid="1234-abcd")

@@ -17,7 +17,7 @@ from recsys_operator.manifests.common import Owner
 from recsys_operator.status import Observed, model_conditions, reconcile_conditions
 from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.models import artifacts
-from recsys_workloads.serving.triton_step import parameters, serving_config
+from recsys_workloads.serving.triton.step import parameters, serving_config
 
 OWNER = Owner(name="homepage", namespace="shop", uid="1234-abcd")
 FUSED = RecommenderSystemSpec.model_validate(

@@ -16,7 +16,7 @@ from recsys_workloads.serving.graph import (
     TENSORS,
     ensemble_models,
 )
-from recsys_workloads.serving.templates import rendered_templates
+from recsys_workloads.serving.triton.templates import rendered_templates
 
 
 def test_there_are_fourteen_steps_each_reading_only_earlier_tensors() -> None:
@@ -44,7 +44,7 @@ def test_both_graphs_run_every_step_once_in_order(graph: str) -> None:
 def test_checked_in_triton_models_match_the_step_specs() -> None:
     root = repo_root() / "triton_models"
     stale = [rel for rel, text in rendered_templates().items() if (root / rel).read_text() != text]
-    assert not stale, f"regenerate with `python -m recsys_workloads.serving.templates`: {stale}"
+    assert not stale, f"regenerate with `python -m recsys_workloads.serving.triton.templates`: {stale}"
 
 
 def test_every_model_config_has_an_explicit_version_policy() -> None:
@@ -61,7 +61,7 @@ def test_serving_modules_import_in_the_numpy_1_serving_venv() -> None:
     code = (
         "import sys, numpy\n"
         "import recsys_workloads.serving.graph, recsys_workloads.serving.recommender\n"
-        "import recsys_workloads.serving.triton_step\n"
+        "import recsys_workloads.serving.triton.step\n"
         "assert numpy.__version__.startswith('1.'), numpy.__version__\n"
         "bad = [m for m in ('tensorflow', 'feast', 'pyarrow', 'keras') if m in sys.modules]\n"
         "assert not bad, bad\n"

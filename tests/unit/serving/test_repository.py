@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys_workloads.serving.repository import RepositoryError, build_repository, template_dir
+from recsys_workloads.serving.triton.repository import RepositoryError, build_repository, template_dir
 
 
 def _template(tmp_path: Path) -> Path:

@@ -6,8 +6,8 @@ from __future__ import annotations
 def test_the_popular_path_holds_every_model_its_ensemble_names() -> None:
     import re
 
-    from recsys_workloads.serving.repository import template_dir
-    from recsys_workloads.serving.templates import POPULAR_PATH
+    from recsys_workloads.serving.triton.repository import template_dir
+    from recsys_workloads.serving.triton.templates import POPULAR_PATH
 
     config = (template_dir() / "homepage_popular" / "config.pbtxt").read_text()
     steps = re.findall(r'model_name: "([^"]+)"', config)
@@ -19,7 +19,7 @@ def test_every_ensemble_name_the_planes_use_is_an_ensemble_folder_of_that_name_i
     import re
 
     from recsys_workloads.contracts.serving import ENSEMBLE_OF, POPULAR_ENSEMBLE
-    from recsys_workloads.serving.repository import template_dir
+    from recsys_workloads.serving.triton.repository import template_dir
 
     for name in [*ENSEMBLE_OF.values(), POPULAR_ENSEMBLE]:
         config = (template_dir() / name / "config.pbtxt").read_text()

@@ -10,8 +10,8 @@ import pytest
 
 from recsys_workloads.contracts.online import SeenFilterConfig
 from recsys_workloads.contracts.serving import ServingGraphConfig
-from recsys_workloads.serving.repository import CONFIG, render_config, template_dir, version_parameters
-from recsys_workloads.serving.triton_step import load_step, parameters, serving_config
+from recsys_workloads.serving.triton.repository import CONFIG, render_config, template_dir, version_parameters
+from recsys_workloads.serving.triton.step import load_step, parameters, serving_config
 
 
 def _config(steps: str, inputs: list[str], outputs: list[str]) -> str:

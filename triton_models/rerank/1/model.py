@@ -4,7 +4,7 @@ import json
 
 import triton_python_backend_utils as pb_utils
 
-from recsys_workloads.serving.triton_step import load_step
+from recsys_workloads.serving.triton.step import load_step
 
 
 class TritonPythonModel:

@@ -81,4 +81,4 @@ class PodEnv:
     SERVING_GRAPH: Final = "RECSYS_SERVING_GRAPH"  # a ServingGraphConfig as JSON
 
 
-POD_REPOSITORY_MODULE: Final = "recsys_workloads.serving.pod_repository"
+POD_REPOSITORY_MODULE: Final = "recsys_workloads.serving.triton.pod_repository"

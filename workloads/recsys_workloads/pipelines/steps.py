@@ -169,7 +169,7 @@ def copy_version(source: Path, destination: Path) -> Path:
 
 def serving_version(model_repository: Path) -> tuple[int, Path]:
     """The newest published version: what an incremental run fine-tunes and must beat."""
-    from recsys_workloads.serving.rollout import versions
+    from recsys_workloads.serving.triton.rollout import versions
 
     numbers = versions(model_repository) if model_repository.is_dir() else []
     if not numbers:
@@ -184,7 +184,7 @@ def publish_version(version: Path, model_repository: Path, fmt: Format) -> int:
     copy or the export removes the staging folder and publishes nothing.
     """
     from recsys_workloads.models.export import export_version
-    from recsys_workloads.serving.rollout import stage_version
+    from recsys_workloads.serving.triton.rollout import stage_version
 
     def write(staging: Path) -> None:
         copy_version(version, staging)

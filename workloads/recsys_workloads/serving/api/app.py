@@ -35,7 +35,7 @@ from recsys_workloads.contracts.serving import ENSEMBLE, Ensemble
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import SeenFilter, make_seen_filter
-from recsys_workloads.serving.demo_catalog import (
+from recsys_workloads.serving.api.demo_catalog import (
     DemoCatalog,
     DemoVisitors,
     ItemInfo,
@@ -44,7 +44,7 @@ from recsys_workloads.serving.demo_catalog import (
 )
 from recsys_workloads.serving.popular import recommend_popular
 from recsys_workloads.serving.recommender import RecommendationRequest
-from recsys_workloads.serving.triton_client import TritonRecommender, TritonUnavailableError
+from recsys_workloads.serving.triton.client import TritonRecommender, TritonUnavailableError
 from recsys_workloads.serving.user_lookup import lookup_user
 from recsys_workloads.vocab import ANONYMOUS_PREFIX
 

@@ -104,7 +104,7 @@ def validate_repository(
     from recsys_workloads.runtime.process import ServerStartError
     from recsys_workloads.runtime.triton_server import TritonServer
     from recsys_workloads.serving.recommender import RecommendationRequest
-    from recsys_workloads.serving.triton_client import TritonRecommender, TritonUnavailableError
+    from recsys_workloads.serving.triton.client import TritonRecommender, TritonUnavailableError
 
     workdir.mkdir(parents=True, exist_ok=True)
     server = TritonServer(toolchain, repository, workdir, model_control="explicit", load_models=ensembles)
@@ -139,7 +139,7 @@ def build_version_repository(
     answered a canary request; only then does it replace `dest` (atomically), so a broken
     version never becomes the repository in place. Returns `dest`.
     """
-    from recsys_workloads.serving.templates import POPULAR_PATH, graph_model_names
+    from recsys_workloads.serving.triton.templates import POPULAR_PATH, graph_model_names
 
     version_dir = Path(version_dir)
     check_version(version_dir)

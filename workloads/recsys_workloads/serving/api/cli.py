@@ -50,7 +50,7 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
-    from recsys_workloads.serving.api import ApiConfig, create_app
+    from recsys_workloads.serving.api.app import ApiConfig, create_app
 
     try:
         if config is not None:

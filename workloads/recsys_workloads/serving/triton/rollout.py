@@ -14,7 +14,7 @@ Two granularities, both through Triton's repository API (explicit model control)
   incremental fine-tuning keeps valid (same candidate tower and FAISS index). A failed
   load or canary reloads the previous folder everywhere. A Triton pod that starts later
   renders its repository for the version its template names (`serving.pod_repository`,
-  `python -m recsys_workloads.serving.pod_repository DEST`, docs/decisions/0009).
+  `python -m recsys_workloads.serving.triton.pod_repository DEST`, docs/decisions/0009).
 
 Either way the previous version keeps serving on failure and the caller records
 `BlockedByFailedLoad`.

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from recsys_workloads.contracts.serving import PodEnv, ServingGraphConfig
-from recsys_workloads.serving.repository import build_repository, build_version_repository
-from recsys_workloads.serving.templates import POPULAR_PATH
+from recsys_workloads.serving.triton.repository import build_repository, build_version_repository
+from recsys_workloads.serving.triton.templates import POPULAR_PATH
 
 
 def render_pod_repository(
@@ -32,7 +32,7 @@ def render_pod_repository(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m recsys_workloads.serving.pod_repository DEST`: the Triton pod's init container.
+    """`python -m recsys_workloads.serving.triton.pod_repository DEST`: the Triton pod's init container.
 
     Reads the version folder (empty: no version yet), the Valkey URL and the ServingGraphConfig as
     JSON from the environment keys the operator's Deployment sets (contracts.serving.PodEnv).
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        raise SystemExit("usage: python -m recsys_workloads.serving.pod_repository DEST")
+        raise SystemExit("usage: python -m recsys_workloads.serving.triton.pod_repository DEST")
     graph = os.environ.get(PodEnv.SERVING_GRAPH) or "{}"
     version_dir = os.environ.get(PodEnv.VERSION_DIR) or None
     dest = render_pod_repository(

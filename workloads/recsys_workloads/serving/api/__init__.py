@@ -1,0 +1,1 @@
+"""The recommendation API (FastAPI) in front of Triton, and the demo page it serves."""
