@@ -74,7 +74,7 @@ class ServingGraphConfig(SpecModel):
 
 
 class PodEnv:
-    """The environment of the Triton pod's init container (`serving.pod_repository`), set by the operator."""
+    """The environment of the Triton pod's init container (`serving.triton.pod_repository`), set by the operator."""
 
     VERSION_DIR: Final = "RECSYS_MODEL_VERSION_DIR"  # the promoted version's folder; empty: none yet
     REDIS_URL: Final = "RECSYS_REDIS_URL"

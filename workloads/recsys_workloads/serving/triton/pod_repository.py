@@ -1,7 +1,7 @@
 """The Triton pod's init container: render the model repository the pod starts from.
 
 A pod restarted after a promotion must serve the promoted version, so the operator's pod
-template names it and this renders it; live switches go through `serving.rollout`.
+template names it and this renders it; live switches go through `serving.triton.rollout`.
 """
 
 from __future__ import annotations
