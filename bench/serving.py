@@ -14,8 +14,12 @@ the latency runs on a synthetic 1M-item catalog (random item features and embedd
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -28,7 +32,7 @@ import onnx
 import tritonclient.grpc as grpcclient
 
 from recsys_workloads.contracts.index import IndexConfig
-from recsys_workloads.contracts.serving import ServingGraphConfig
+from recsys_workloads.contracts.serving import ENSEMBLE_OF, ServingGraphConfig
 from recsys_workloads.features import transform as ft
 from recsys_workloads.index.item_index import ItemIndex
 from recsys_workloads.models import artifacts
@@ -38,6 +42,7 @@ from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import make_seen_filter
 from recsys_workloads.runtime import toolchain as toolchain_mod
+from recsys_workloads.runtime.ports import free_port, port_is_open
 from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.triton_server import TritonServer
 from recsys_workloads.serving.graph import REQUEST_INPUTS, RESPONSE_OUTPUTS, STEPS
@@ -48,8 +53,9 @@ from recsys_workloads.serving.resources import Resources
 from recsys_workloads.serving.triton.client import TritonRecommender
 from recsys_workloads.serving.triton.repository import build_version_repository
 from recsys_workloads.serving.triton.templates import tensor_list
+from recsys_workloads.vocab import ANONYMOUS_PREFIX
 
-GRAPHS = {"ensemble": "homepage", "fused": "homepage_fused"}
+GRAPHS = dict(ENSEMBLE_OF)
 FLOOR = "floor"
 # The floor: one Python-backend model with the homepage's inputs and outputs that only copies
 # (the excluded ids back as items): what a Triton hop costs with none of our code in it.
@@ -315,7 +321,7 @@ def bench_catalog(
     result["dlrm_export"] = dlrm_export_ab(version, local, reqs[0], work / "raw-export")
     result["item_features_300"] = item_feature_sources(version, store.url)
     for graph, ensemble in GRAPHS.items():
-        repo = build_version_repository(version, work / f"models-{graph}", store.url, (graph,), config)  # type: ignore[arg-type]
+        repo = build_version_repository(version, work / f"models-{graph}", store.url, (graph,), config)
         add_floor_model(repo)
         server = TritonServer(toolchain, repo, work, model_control="explicit", load_models=[ensemble, FLOOR])
         started = time.perf_counter()
@@ -332,6 +338,12 @@ def bench_catalog(
                 return TritonRecommender(url, FLOOR, timeout_s=30).recommend
 
             result[graph] = {f"c{c}": run_clients(make, reqs, c) for c in (1, 8)}
+            api = ApiProcess(server.grpc_url, ensemble)
+            try:
+                result[f"api_{graph}"] = {f"c{c}": run_clients(api.client, reqs, c) for c in (1, 8)}
+                result[f"api_{graph}_added_ms"] = paired_overhead(api.client(0), make(0), reqs)
+            finally:
+                api.stop()
             if FLOOR not in result:
                 result[FLOOR] = {f"c{c}": run_clients(floor, reqs, c) for c in (1, 8)}
             result[f"{graph}_profile"] = triton_profile(server.grpc_url, ensemble)
@@ -341,19 +353,83 @@ def bench_catalog(
     return result
 
 
+def paired_overhead(
+    api: Callable[[RecommendationRequest], object],
+    direct: Callable[[RecommendationRequest], object],
+    reqs: list[RecommendationRequest],
+) -> dict[str, float]:
+    """What the API adds: each request through the API and straight to Triton back to back, so
+    both see the same moment of a shared machine; percentiles of the per-request difference."""
+    added = []
+    for r in reqs:
+        start = time.perf_counter()
+        direct(r)
+        middle = time.perf_counter()
+        api(r)
+        added.append((time.perf_counter() - middle - (middle - start)) * 1e3)
+    q = np.percentile(added, [25, 50, 75])
+    return {"p25": float(q[0]), "p50": float(q[1]), "p75": float(q[2])}
+
+
+class ApiProcess:
+    """`recsys api serve` (the real uvicorn app) in front of one Triton ensemble, on a free port."""
+
+    def __init__(self, triton_url: str, model: str) -> None:
+        self.port = free_port()
+        env = {**os.environ, "RECSYS_REDIS_URL": ""}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "recsys_workloads.serving.api.cli", "serve", "--triton-url", triton_url,
+             "--model", model, "--timeout-s", "30", "--port", str(self.port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not port_is_open(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start (exit {self.process.poll()})")
+            time.sleep(0.1)
+
+    def client(self, _: int) -> Callable[[RecommendationRequest], object]:
+        """One keep-alive HTTP connection per client thread, as a load balancer's would be."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+        def call(r: RecommendationRequest) -> object:
+            body = {"num_items": r.num_items, "timestamp": r.timestamp, "device": r.device or None}
+            if r.user_id.startswith(ANONYMOUS_PREFIX):
+                body["session_id"] = r.user_id
+            elif r.user_id:
+                body["user_id"] = r.user_id
+            connection.request(
+                "POST", "/v1/recommendations", json.dumps(body), {"content-type": "application/json"}
+            )
+            response = connection.getresponse()
+            payload = json.loads(response.read())
+            if response.status != 200 or payload["source"] != "triton":
+                raise RuntimeError(f"API answered {response.status}: {payload}")
+            return payload
+
+        return call
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
 def print_result(r: dict[str, Any]) -> None:
     print(f"\n== {r['catalog']} ({r['items']:,} items)")
     row = "{:<28} {:>8.2f} {:>8.2f} {:>8.2f} {:>8.1f}"
     print("{:<28} {:>8} {:>8} {:>8} {:>8}".format("path", "p50 ms", "p95 ms", "p99 ms", "req/s"))
     ip = r["in_process"]
     print(row.format("in-process, 1 client", ip["p50"], ip["p95"], ip["p99"], ip["rps"]))
-    for graph in (FLOOR, *GRAPHS):
+    for graph in (FLOOR, *GRAPHS, *(f"api_{g}" for g in GRAPHS)):
         for c in ("c1", "c8"):
             x = r[graph][c]
             print(row.format(f"{graph}, {c[1:]} clients", x["p50"], x["p95"], x["p99"], x["rps"]))
     for graph in GRAPHS:
         ratios = {c: r[graph][c]["p50"] / r[FLOOR][c]["p50"] for c in ("c1", "c8")}
         print(f"{graph} p50 / floor p50: 1 client {ratios['c1']:.1f}x, 8 clients {ratios['c8']:.1f}x")
+        added = r[f"api_{graph}_added_ms"]
+        print(f"the API over {graph} adds (paired, 1 client) p50 {added['p50']:.2f} ms "
+              f"(p25 {added['p25']:.2f}, p75 {added['p75']:.2f})")  # fmt: skip
     print("in-process steps, p50 / mean ms:")
     for step, ms in r["in_process_steps_ms"].items():
         print(f"  {step:<22} {ms['p50']:7.3f} {ms['mean']:7.3f}")
