@@ -9,6 +9,7 @@ PIP_VERSION  := 26.3
 VENV         := .venv
 SERVING_VENV := .venv-serving
 TRITON_VENV  := .venv-triton
+POLICY_VENV  := .venv-checkov
 PYTHON_MM    := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")' 2>/dev/null)
 TRITON_HOME  := $(TRITON_VENV)/lib/python$(PYTHON_MM)/site-packages/pytriton/tritonserver
 TRITON_STUB  := $(TRITON_HOME)/backends/python/triton_python_backend_stub
@@ -16,7 +17,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PIP_FLAGS    ?= -q
 PYTEST_ARGS  ?=
 
-.PHONY: help venv serving-venv triton redis chromium tools kube cluster-packages cluster cluster-status cluster-down images test test-cluster test-unit lint format bench demo crds pipelines lock clean
+.PHONY: help venv serving-venv triton policy redis chromium tools kube cluster-packages cluster cluster-status cluster-down images test test-cluster test-unit lint format bench demo crds pipelines lock clean
 
 help:
 	@echo "make demo   local mode end to end (installs what it needs)"
@@ -49,6 +50,15 @@ $(TRITON_VENV)/.installed: constraints/triton.txt
 	touch $@
 triton: $(TRITON_VENV)/.installed
 
+# checkov, the policy engine tests/integration/policy runs on the rendered manifests (Pod Security
+# Standards `restricted`); its own venv, because its pins (boto3, aiohttp, ...) are not ours.
+$(POLICY_VENV)/.installed: constraints/checkov.txt
+	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/python -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION)
+	$(POLICY_VENV)/bin/python -m pip install $(PIP_FLAGS) -c constraints/checkov.txt checkov
+	touch $@
+policy: $(POLICY_VENV)/.installed
+
 redis:
 	@command -v redis-server >/dev/null || { \
 	  $(SUDO) apt-get update -qq && \
@@ -62,7 +72,7 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
 	@chromedriver --version
 
-tools: triton serving-venv redis
+tools: triton serving-venv redis policy
 
 # Kubernetes 1.20.2 (apiserver, controller-manager, scheduler, kubelet, proxy, kubectl) + etcd, built
 # once from Debian's source package into the user's cache (docs/kubernetes-testing.md): ~10 min cold,
@@ -136,7 +146,7 @@ demo: venv tools
 # Re-pin constraints/ from fresh resolutions of pyproject.toml (run after changing dependencies).
 lock:
 	rm -rf /tmp/recsys-lock && mkdir -p /tmp/recsys-lock
-	for spec in "main:.[operator,train,serve,dev]:" "serving:.[serve]:numpy<2" "triton:nvidia-pytriton:"; do \
+	for spec in "main:.[operator,train,serve,dev]:" "serving:.[serve]:numpy<2" "triton:nvidia-pytriton:" "checkov:checkov:"; do \
 	  name=$${spec%%:*}; rest=$${spec#*:}; req=$${rest%%:*}; extra=$${rest#*:}; \
 	  $(PYTHON) -m venv /tmp/recsys-lock/$$name && \
 	  /tmp/recsys-lock/$$name/bin/python -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION) && \
@@ -147,4 +157,4 @@ lock:
 	done
 
 clean:
-	rm -rf $(VENV) $(SERVING_VENV) $(TRITON_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SERVING_VENV) $(TRITON_VENV) $(POLICY_VENV) .mypy_cache .ruff_cache .pytest_cache

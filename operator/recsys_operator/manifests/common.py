@@ -60,6 +60,10 @@ class Owner(BaseModel):
         }
 
 
+# No pod the operator renders talks to the API server (the operator reads their state), so none
+# gets a service account token: a compromised container holds no credentials to the cluster.
+NO_API_TOKEN: dict[str, Any] = {"automountServiceAccountToken": False}
+
 RESTRICTED_CONTAINER_SECURITY: dict[str, Any] = {
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},

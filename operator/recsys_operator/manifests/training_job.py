@@ -16,7 +16,7 @@ from recsys_operator.api import API_VERSION
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.api.training_run import KIND
 from recsys_operator.manifests import events, web
-from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+from recsys_operator.manifests.common import NO_API_TOKEN, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
 from recsys_workloads.contracts.job import ARGUMENTS_ENV, CONTAINER, RUN_ID_ENV
 from recsys_workloads.contracts.pipelines import GPU_RESOURCE, MODEL_MOUNT
 
@@ -83,6 +83,7 @@ def job(
     }
     pod_spec: Manifest = {
         "restartPolicy": "Never",
+        **NO_API_TOKEN,
         "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS},
         "containers": [container],
         "volumes": volumes,

@@ -11,7 +11,7 @@ import json
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common, web
-from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, NO_API_TOKEN, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
 from recsys_workloads.contracts.serving import POD_REPOSITORY_MODULE, POPULAR_ENSEMBLE, PodEnv
 
 COMPONENT = "triton"
@@ -117,6 +117,7 @@ def deployment(
     # The Python steps' Valkey keys, and the password they connect with (online.client.connect).
     container["env"] = [web.key_namespace_env(owner), *web.password_env(spec)]
     pod_spec: Manifest = {
+        **NO_API_TOKEN,
         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 1000},
         "initContainers": [_render_container(owner, spec, model_version)],
         "containers": [container],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common
-from recsys_operator.manifests.common import RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+from recsys_operator.manifests.common import NO_API_TOKEN, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
 
 COMPONENT = "valkey"
 PORT = 6379
@@ -48,6 +48,7 @@ def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
             "template": {
                 "metadata": {"labels": owner.labels(COMPONENT)},
                 "spec": {
+                    **NO_API_TOKEN,
                     "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "fsGroup": 999},
                     "containers": [container],
                 },

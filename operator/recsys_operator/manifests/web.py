@@ -13,7 +13,7 @@ from typing import Any
 
 from recsys_operator.api.recommender_system import PodResourcesSpec, RecommenderSystemSpec
 from recsys_operator.manifests import valkey
-from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, NO_API_TOKEN, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
 from recsys_workloads.contracts import keys
 
 CONFIG_MOUNT = "/etc/recsys"
@@ -133,6 +133,7 @@ def pod_template(
             "annotations": {CONFIG_HASH_ANNOTATION: config_hash(config)},
         },
         "spec": {
+            **NO_API_TOKEN,
             "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS},
             "containers": [container],
             "volumes": [
