@@ -87,7 +87,7 @@ def test_an_external_tls_valkey_with_a_password_keeps_the_password_out_of_config
         assert env[web.PASSWORD_ENV]["valueFrom"] == {"secretKeyRef": {"name": "vk", "key": "password"}}
 
 
-AUTH = {
+AUTH: dict[str, dict[str, Any]] = {
     "api": {"auth": {"tokenSecretRef": {"name": "api-token"}}, "rateLimit": {"requestsPerSecond": 50}},
     "events": {"auth": {"tokenSecretRef": {"name": "events-token", "key": "bearer"}}},
 }

@@ -276,7 +276,7 @@ def test_a_component_waiting_on_a_claim_or_a_pod_says_which_and_why() -> None:
     }
 
 
-AUTH = {
+AUTH: dict[str, dict[str, Any]] = {
     "api": {"auth": {"tokenSecretRef": {"name": "api-token"}}},
     "events": {"auth": {"tokenSecretRef": {"name": "events-token"}}},
 }
