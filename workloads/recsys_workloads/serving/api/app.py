@@ -63,6 +63,13 @@ MAX_EXCLUDED = 1000
 ItemId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
+GUARD_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"description": "no or a wrong bearer token (when one is configured: guard.tokenRequired)"},
+    413: {"description": "body over guard.maxBodyBytes"},
+    429: {"description": "the client's rate limit (guard.rateLimit) is spent; retry after Retry-After"},
+}
+
+
 class ApiConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -235,7 +242,7 @@ def create_app(
         """Scans the dataset's interactions once, on first use."""
         return need_catalog().top_users(DEMO_USERS)
 
-    @app.post("/v1/recommendations", response_model=RecommendationOut)
+    @app.post("/v1/recommendations", response_model=RecommendationOut, responses=GUARD_RESPONSES)
     def recommend(body: RecommendationIn, response: Response) -> RecommendationOut:
         started = time.perf_counter()
         answer = _recommend(body)
