@@ -14,6 +14,7 @@ import pytest
 from recsys_workloads.contracts.access import AccessEnv
 from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.events.app import create_app
+from recsys_workloads.events.client import EventClient
 from recsys_workloads.events.local_server import ThreadedServer
 from recsys_workloads.runtime.http_guard import TokenMissingError
 from tests.integration.events.conftest import MakeConfig
@@ -80,6 +81,12 @@ def test_without_the_token_nothing_is_applied_with_it_the_event_is(
     assert status == 200 and body["accepted"] == 1
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
         assert _call(url, path=path)[0] == 200, path
+    host, port = url.removeprefix("http://").split(":")
+    client = EventClient(host, int(port), token=TOKEN)  # what `recsys events post` uses
+    try:
+        assert client.post_events(_event(2)).status == 200
+    finally:
+        client.close()
 
 
 def test_a_required_token_missing_from_the_environment_refuses_to_start(
