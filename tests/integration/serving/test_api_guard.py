@@ -18,7 +18,7 @@ import uvicorn
 
 from recsys_workloads.contracts.access import AccessEnv
 from recsys_workloads.runtime.ports import LOOPBACK, free_port
-from recsys_workloads.serving.api import MAX_EXCLUDED, ApiConfig, create_app
+from recsys_workloads.serving.api.app import MAX_EXCLUDED, ApiConfig, create_app
 
 TOKEN = "api-token-0123456789"
 
