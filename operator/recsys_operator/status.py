@@ -49,6 +49,9 @@ class Observed(BaseModel):
     trained_spec_changes: tuple[str, ...] = ()
     # Why a component that is not ready is stuck (its pods, claims or training), by condition type.
     blockers: dict[str, Problem] = Field(default_factory=dict)
+    # Secrets the spec names that are missing or lack their key, by condition type: the component is
+    # not ready whatever its replica counts say (old pods may still serve, without the new Secret).
+    secret_problems: dict[str, Problem] = Field(default_factory=dict)
 
 
 ComponentState = tuple[str, bool, str, str]  # type, ready, reason, message
@@ -143,6 +146,9 @@ def component_states(observed: Observed) -> list[ComponentState]:
         f(observed) for f in (_feature_store, _index, _filters, _serving, _api, _event_service, _capacity)
     ):
         type_, ready, _, message = state
+        if (secret := observed.secret_problems.get(type_)) is not None:
+            states.append((type_, False, secret.reason, f"{secret.message} ({message})"))
+            continue
         blocker = observed.blockers.get(type_)
         states.append(
             (type_, ready, blocker.reason, f"{blocker.message} ({message})")

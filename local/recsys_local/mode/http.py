@@ -1,4 +1,8 @@
-"""JSON over HTTP to the local system's API and event service (stdlib: the CLI stays light)."""
+"""JSON over HTTP to the local system's API and event service (stdlib: the CLI stays light).
+
+When local mode runs with a token ($RECSYS_AUTH_TOKEN or the file $RECSYS_AUTH_TOKEN_FILE names,
+`runtime.http_guard.load_token`), every call sends it as a bearer token.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from recsys_workloads.runtime.http_guard import load_token
+
 
 class UnreachableError(RuntimeError):
     """Nothing answered at the URL (the server is down or the address is wrong)."""
@@ -16,9 +22,10 @@ class UnreachableError(RuntimeError):
 def call(method: str, url: str, payload: Any = None, timeout_s: float = 10.0) -> tuple[int, Any]:
     """(status, decoded JSON body); 4xx/5xx are answers, not exceptions."""
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json"}, method=method
-    )
+    headers = {"Content-Type": "application/json"}
+    if token := load_token():
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as resp:
             return int(resp.status), json.loads(resp.read() or b"null")

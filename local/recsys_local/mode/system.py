@@ -41,10 +41,12 @@ from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers import recommender_system as rs_reconciler
 from recsys_operator.reconcilers import training_run as tr_reconciler
+from recsys_workloads.contracts.access import AccessEnv, AuthSpec, GuardConfig, RateLimitConfig
 from recsys_workloads.contracts.rollout import RolloutResult
 from recsys_workloads.contracts.serving import ENSEMBLE, ENSEMBLE_OF, POPULAR_ENSEMBLE
 from recsys_workloads.pipelines.runner import LocalRunner
 from recsys_workloads.runtime import toolchain as tc
+from recsys_workloads.runtime.http_guard import load_token
 from recsys_workloads.runtime.ports import LOOPBACK, free_ports, port_is_open
 from recsys_workloads.runtime.process import ManagedProcess, ServerStartError
 
@@ -467,7 +469,12 @@ class LocalSystem:
             "--port",
             str(port),
         ]
-        process = ManagedProcess(name, argv, self._dir(name) / f"{name}.log", cwd=self.workdir, ports=[port])
+        # The API forwards the demo page's clicks to the event service with the same local token.
+        token = load_token()
+        env = {**os.environ, AccessEnv.EVENTS_TOKEN: token} if name == "api" and token else None
+        process = ManagedProcess(
+            name, argv, self._dir(name) / f"{name}.log", env=env, cwd=self.workdir, ports=[port]
+        )
         url = f"http://{LOOPBACK}:{port}"
         process.start()
         process.wait_ready(lambda: processes.http_ok(url + "/healthz"), timeout_s=120)
@@ -478,6 +485,7 @@ class LocalSystem:
         )
 
     def _service_config(self, state: LocalState, name: str) -> str:
+        spec = RecommenderSystemSpec.model_validate(state.spec)
         if name == "events":
             from recsys_workloads.contracts.events import EventServiceConfig, WalConfig
             from recsys_workloads.contracts.online import PopularityConfig, SeenFilterConfig
@@ -490,11 +498,11 @@ class LocalSystem:
                 wal=WalConfig(flush_interval_s=WAL_FLUSH_S),
                 seen_filter=SeenFilterConfig.model_validate(state.spec.get("filtering") or {}),
                 popularity=PopularityConfig.model_validate(state.spec.get("popularity") or {}),
+                guard=local_guard(spec.events.auth, spec.events.rate_limit),
             )
             return events.model_dump_json(by_alias=True)
         from recsys_workloads.serving.api.app import ApiConfig
 
-        spec = RecommenderSystemSpec.model_validate(state.spec)
         triton = state.processes["triton"].ports
         api = ApiConfig(
             triton_url=f"{LOOPBACK}:{triton['grpc']}",
@@ -503,6 +511,7 @@ class LocalSystem:
             redis_url=self.redis_url(state),
             catalog=canonical_dir(self.workdir),
             events_url=state.processes["events"].url,
+            guard=local_guard(spec.api.auth, spec.api.rate_limit),
         )
         return api.model_dump_json()
 
@@ -631,6 +640,19 @@ class _NoNodeGroups:
         return CapacityState(
             ready=True, message=f"local mode: EKS node group {cluster}/{node_group} not managed"
         )
+
+
+def local_guard(auth: AuthSpec, rate_limit: RateLimitConfig) -> GuardConfig:
+    """A front door's guard in local mode: no Secrets here, so a spec that names one needs the token
+    in $RECSYS_AUTH_TOKEN (or a file named by $RECSYS_AUTH_TOKEN_FILE); a token there guards both
+    front doors even when the spec names none."""
+    if auth.token_secret_ref is not None and not load_token():
+        ref = auth.token_secret_ref
+        raise LocalModeError(
+            f"the spec asks for a bearer token (Secret {ref.name}, key {ref.key}); local mode has no "
+            f"Secrets: set ${AccessEnv.TOKEN} or ${AccessEnv.TOKEN_FILE} before `recsys local up`"
+        )
+    return GuardConfig(token_required=auth.token_secret_ref is not None, rate_limit=rate_limit)
 
 
 def config_hash(text: str) -> str:

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from recsys_operator.api.conditions import Condition
 from recsys_operator.schedule import invalid_schedule
+from recsys_workloads.contracts.access import AuthSpec, RateLimitConfig
 from recsys_workloads.contracts.data_sources import DataSourcesSpec, GeneratorSpec
 from recsys_workloads.contracts.events import EventLimits, WalConfig
 from recsys_workloads.contracts.images import SERVING_IMAGE, WORKLOADS_IMAGE
@@ -181,6 +182,13 @@ class ApiSpec(SpecModel):
         0.5, gt=0, le=30, description="deadline of one Triton call before the popularity fallback answers"
     )
     resources: PodResourcesSpec = Field(default_factory=PodResourcesSpec)
+    auth: AuthSpec = Field(
+        default_factory=AuthSpec,
+        description="bearer token asked of callers (a Secret reference; default open)",
+    )
+    rate_limit: RateLimitConfig = Field(
+        default_factory=RateLimitConfig, description="requests per client address (429 with Retry-After)"
+    )
 
 
 class EventServiceSpec(SpecModel):
@@ -203,6 +211,14 @@ class EventServiceSpec(SpecModel):
     )
     limits: EventLimits = Field(default_factory=EventLimits)
     wal: WalConfig = Field(default_factory=WalConfig)
+    auth: AuthSpec = Field(
+        default_factory=AuthSpec,
+        description="bearer token asked of callers (a Secret reference; default open); the API's demo "
+        "proxy is given it too",
+    )
+    rate_limit: RateLimitConfig = Field(
+        default_factory=RateLimitConfig, description="requests per client address (429 with Retry-After)"
+    )
 
 
 class TrainingResourcesSpec(SpecModel):

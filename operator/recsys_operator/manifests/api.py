@@ -13,6 +13,7 @@ from typing import Any
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common, events, triton, web
 from recsys_operator.manifests.common import Manifest, Owner
+from recsys_workloads.contracts.access import AccessEnv
 from recsys_workloads.contracts.serving import ENSEMBLE_OF
 
 COMPONENT = "api"
@@ -34,6 +35,7 @@ def config(owner: Owner, spec: RecommenderSystemSpec) -> dict[str, Any]:
         "timeout_s": spec.api.timeout_s,
         "redis_url": web.redis_url(owner, spec),
         "events_url": events_url if spec.events.replicas else "",
+        "guard": web.guard(spec.api.auth, spec.api.rate_limit),
     }
 
 
@@ -57,6 +59,10 @@ def deployment(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
         port=PORT,
         resources=spec.api.resources,
         volume_mounts=[],
+        env=[
+            *web.token_env(spec.api.auth, AccessEnv.TOKEN),
+            *(web.token_env(spec.events.auth, AccessEnv.EVENTS_TOKEN) if spec.events.replicas else []),
+        ],
     )
     return {
         "apiVersion": "apps/v1",

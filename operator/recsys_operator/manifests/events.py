@@ -24,6 +24,7 @@ from typing import Any
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common, web
 from recsys_operator.manifests.common import Manifest, Owner
+from recsys_workloads.contracts.access import AccessEnv
 
 COMPONENT = "events"
 PORT = 8081
@@ -47,6 +48,7 @@ def config(owner: Owner, spec: RecommenderSystemSpec) -> dict[str, Any]:
         "wal": events.wal.to_spec(),
         "seenFilter": spec.filtering.to_spec(),
         "popularity": spec.popularity.to_spec(),
+        "guard": web.guard(events.auth, events.rate_limit),
     }
 
 
@@ -82,7 +84,10 @@ def statefulset(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
         ],
         port=PORT,
         resources=spec.events.resources,
-        env=[{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        env=[
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            *web.token_env(spec.events.auth, AccessEnv.TOKEN),
+        ],
         volume_mounts=[
             {"name": "log", "mountPath": LOG_MOUNT, "subPathExpr": "$(POD_NAME)"},
             {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},

@@ -15,6 +15,7 @@ from recsys_operator.api.recommender_system import PodResourcesSpec, Recommender
 from recsys_operator.manifests import valkey
 from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, NO_API_TOKEN, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
 from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.access import AuthSpec, GuardConfig, RateLimitConfig
 
 CONFIG_MOUNT = "/etc/recsys"
 CONFIG_HASH_ANNOTATION = "recsys.io/config-hash"
@@ -71,6 +72,19 @@ def password_env(spec: RecommenderSystemSpec) -> list[Manifest]:
     if not ref:
         return []
     return [{"name": PASSWORD_ENV, "valueFrom": {"secretKeyRef": {"name": ref, "key": "password"}}}]
+
+
+def guard(auth: AuthSpec, rate_limit: RateLimitConfig) -> dict[str, Any]:
+    """The service's `GuardConfig`: whether it must find a token (never the token) and its rate limit."""
+    return GuardConfig(token_required=auth.token_secret_ref is not None, rate_limit=rate_limit).to_spec()
+
+
+def token_env(auth: AuthSpec, variable: str) -> list[Manifest]:
+    """`variable` from the Secret key the spec names (the kubelet reads it; no ConfigMap holds it)."""
+    ref = auth.token_secret_ref
+    if ref is None:
+        return []
+    return [{"name": variable, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}]
 
 
 def container(

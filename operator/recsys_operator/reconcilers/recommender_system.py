@@ -144,9 +144,54 @@ def observe(
         capacity_ready=capacity_state.ready,
         capacity_message=capacity_state.message,
         suspended=spec.suspend,
+        secret_problems=secret_problems(cluster, owner, spec),
     )
     waiting = {t for t, ready, _, _ in component_states(observed) if not ready}
     return observed.model_copy(update={"blockers": blockers(cluster, owner, spec, status, waiting)})
+
+
+SecretUse = tuple[str, str, str]  # Secret name, key, the spec field naming it
+
+
+def secret_uses(spec: RecommenderSystemSpec) -> dict[str, list[SecretUse]]:
+    """Condition -> the Secret keys its pods' environment takes (`valueFrom.secretKeyRef`)."""
+    password = spec.feature_store.online_store.password_secret_ref
+    shared = [(password, "password", "spec.featureStore.onlineStore.passwordSecretRef")] if password else []
+    api_ref, events_ref = spec.api.auth.token_secret_ref, spec.events.auth.token_secret_ref
+    events_token = (
+        [(events_ref.name, events_ref.key, "spec.events.auth.tokenSecretRef")] if events_ref else []
+    )
+    uses: dict[str, list[SecretUse]] = {}
+    if spec.api.replicas:
+        api_token = [(api_ref.name, api_ref.key, "spec.api.auth.tokenSecretRef")] if api_ref else []
+        uses[rs.API_READY] = [*api_token, *(events_token if spec.events.replicas else []), *shared]
+    if spec.events.replicas:
+        uses[rs.EVENT_SERVICE_READY] = [*events_token, *shared]
+    return {condition: found for condition, found in uses.items() if found}
+
+
+def secret_problems(cluster: Cluster, owner: Owner, spec: RecommenderSystemSpec) -> dict[str, Problem]:
+    """A Secret (or key) the spec names that is missing or empty: the kubelet would not start the pods
+    (CreateContainerConfigError) or the service would refuse to, so the condition says which, up front."""
+    found: dict[str, Problem] = {}
+    read: dict[str, Mapping[str, Any] | None] = {}
+    for condition, uses in secret_uses(spec).items():
+        for name, key, field in uses:
+            if name not in read:
+                read[name] = cluster.get("v1", "Secret", name, owner.namespace)
+            secret = read[name]
+            where = f"Secret {name} ({field}) in namespace {owner.namespace}"
+            if secret is None:
+                found[condition] = Problem(
+                    reason="SecretNotFound", message=f"{where} does not exist: create it with key {key!r}"
+                )
+                break
+            data = {**(secret.get("data") or {}), **(secret.get("stringData") or {})}
+            if not data.get(key):
+                what = "has no key" if key not in data else "has an empty value under"
+                found[condition] = Problem(reason="SecretKeyMissing", message=f"{where} {what} {key!r}")
+                break
+    return found
 
 
 def blockers(

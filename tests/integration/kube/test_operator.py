@@ -164,6 +164,53 @@ def test_a_child_the_server_refuses_shows_in_the_status_and_an_event_and_clears_
     assert core.read_namespaced_persistent_volume_claim("capped-models", namespace)
 
 
+def test_a_token_secret_that_does_not_exist_is_the_front_doors_condition_until_it_does(
+    kube_cluster: KubeCluster, namespace: str, operator: KopfRunner
+) -> None:
+    """spec.api.auth.tokenSecretRef names a Secret not there yet: the API server takes the
+    Deployment (its env a secretKeyRef, no value), and ApiReady says which Secret is missing."""
+    objects = client.CustomObjectsApi(kube_cluster.api)
+    auth = {"auth": {"tokenSecretRef": {"name": "front-token"}}}
+    spec = {**UNTRAINED, "api": auth, "events": auth}
+    _create(objects, namespace, "guarded", spec)
+
+    def api_reason(reason: str) -> Callable[[], dict[str, Any] | None]:
+        def check() -> dict[str, Any] | None:
+            obj = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "guarded")
+            api_ready = _conditions(obj).get("ApiReady")
+            return obj if api_ready and api_ready["reason"] == reason else None
+
+        return check
+
+    conditions = _conditions(until("ApiReady=False SecretNotFound", api_reason("SecretNotFound")))
+    assert (
+        f"Secret front-token (spec.api.auth.tokenSecretRef) in namespace {namespace} does not exist"
+        in (conditions["ApiReady"]["message"])
+    )
+    assert conditions["EventServiceReady"]["reason"] == "SecretNotFound"
+    assert conditions["Stalled"]["status"] == "False"  # the spec is valid: it waits, it is not stuck
+    apps = client.AppsV1Api(kube_cluster.api)
+    (container,) = apps.read_namespaced_deployment("guarded-api", namespace).spec.template.spec.containers
+    token_env = next(e for e in container.env if e.name == "RECSYS_AUTH_TOKEN")
+    assert (token_env.value, token_env.value_from.secret_key_ref.name) == (None, "front-token")
+    config_map = client.CoreV1Api(kube_cluster.api).read_namespaced_config_map(
+        "guarded-api-config", namespace
+    )
+    assert '"tokenRequired": true' in next(iter(config_map.data.values()))
+
+    core = client.CoreV1Api(kube_cluster.api)
+    core.create_namespaced_secret(
+        namespace, {"metadata": {"name": "front-token"}, "stringData": {"token": "t0ken"}}
+    )
+    # A spec edit reconciles at once (the periodic refresh would too, after 30 s idle).
+    objects.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, "guarded", {"spec": {"api": {"timeoutS": 0.4}}}
+    )
+    conditions = _conditions(until("ApiReady=False ApiNotReady", api_reason("ApiNotReady")))
+    assert conditions["ApiReady"]["message"] == "0/1 API replicas ready"  # no kubelet here: no pods
+    assert conditions["EventServiceReady"]["reason"] != "SecretNotFound"
+
+
 def test_deleting_a_recommender_releases_its_finalizer_and_collects_its_children(
     kube_cluster: KubeCluster, namespace: str, operator: KopfRunner
 ) -> None:

@@ -19,6 +19,7 @@ from recsys_operator.manifests import api, events, network, triton, valkey, web
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 from recsys_operator.status import Observed, reconcile_conditions
+from recsys_workloads.contracts.access import AccessEnv
 from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.serving.api.app import ApiConfig
 
@@ -84,6 +85,52 @@ def test_an_external_tls_valkey_with_a_password_keeps_the_password_out_of_config
     for workload in (api.deployment(OWNER, spec), events.statefulset(OWNER, spec)):
         env = {e["name"]: e for e in _container(workload)["env"]}
         assert env[web.PASSWORD_ENV]["valueFrom"] == {"secretKeyRef": {"name": "vk", "key": "password"}}
+
+
+AUTH: dict[str, dict[str, Any]] = {
+    "api": {"auth": {"tokenSecretRef": {"name": "api-token"}}, "rateLimit": {"requestsPerSecond": 50}},
+    "events": {"auth": {"tokenSecretRef": {"name": "events-token", "key": "bearer"}}},
+}
+
+
+def test_tokens_come_from_the_named_secrets_through_secret_key_refs_never_a_config_map() -> None:
+    spec = _spec(**AUTH)
+    api_env = {e["name"]: e for e in _container(api.deployment(OWNER, spec))["env"]}
+    events_env = {e["name"]: e for e in _container(events.statefulset(OWNER, spec))["env"]}
+    assert api_env[AccessEnv.TOKEN] == {
+        "name": AccessEnv.TOKEN,
+        "valueFrom": {"secretKeyRef": {"name": "api-token", "key": "token"}},
+    }
+    # The API forwards the demo page's clicks with the event service's token.
+    assert api_env[AccessEnv.EVENTS_TOKEN]["valueFrom"] == {
+        "secretKeyRef": {"name": "events-token", "key": "bearer"}
+    }
+    assert events_env[AccessEnv.TOKEN]["valueFrom"] == {
+        "secretKeyRef": {"name": "events-token", "key": "bearer"}
+    }
+    assert AccessEnv.EVENTS_TOKEN not in events_env
+    api_config = ApiConfig.model_validate_json(_config(api.config_map(OWNER, spec)))
+    events_config = EventServiceConfig.model_validate_json(_config(events.config_map(OWNER, spec)))
+    assert api_config.guard.token_required and events_config.guard.token_required
+    assert api_config.guard.rate_limit.requests_per_second == 50
+    assert events_config.guard.rate_limit.requests_per_second == 0  # the default: no limit
+
+
+def test_without_auth_no_token_is_rendered_or_required() -> None:
+    spec = _spec()
+    for workload in (api.deployment(OWNER, spec), events.statefulset(OWNER, spec)):
+        names = {e["name"] for e in _container(workload)["env"]}
+        assert not names & {AccessEnv.TOKEN, AccessEnv.EVENTS_TOKEN}
+    assert not ApiConfig.model_validate_json(_config(api.config_map(OWNER, spec))).guard.token_required
+    no_events = _spec(events={"replicas": 0, **AUTH["events"]})
+    names = {e["name"] for e in _container(api.deployment(OWNER, no_events))["env"]}
+    assert AccessEnv.EVENTS_TOKEN not in names  # nothing to forward to
+
+
+def test_a_secret_reference_is_a_name_and_a_key_not_a_value() -> None:
+    for bad in ({"name": "Not_A_Name"}, {"name": "ok", "key": "bad key"}, {"value": "s3cret"}):
+        with pytest.raises(ValueError):
+            _spec(api={"auth": {"tokenSecretRef": bad}})
 
 
 def test_the_fused_graph_is_what_triton_loads_and_the_api_calls() -> None:

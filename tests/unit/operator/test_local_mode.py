@@ -10,10 +10,11 @@ import yaml
 
 from recsys_local.mode.cluster import LocalCluster
 from recsys_local.mode.state import LocalState, LocalStateError, load, locked, save
-from recsys_local.mode.system import LocalModeError, localize, read_spec_file
+from recsys_local.mode.system import LocalModeError, local_guard, localize, read_spec_file
 from recsys_operator.manifests import triton
 from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers.recommender_system import reconcile
+from recsys_workloads.contracts.access import AccessEnv, AuthSpec, RateLimitConfig
 from recsys_workloads.runtime.toolchain import repo_root
 
 EXAMPLE = repo_root() / "examples" / "homepage.yaml"
@@ -176,3 +177,26 @@ def test_relative_data_paths_in_a_local_spec_file_are_relative_to_that_file(tmp_
 def test_a_traversing_absolute_data_path_is_refused_naming_the_field(tmp_path: Path) -> None:
     with pytest.raises(LocalModeError, match=r"spec.dataSources.uri: .*absolute path without '\.\.'"):
         read_spec_file(_with_spec(tmp_path, {"dataSources": {"layout": "seed", "uri": "/data/../etc"}}))
+
+
+GUARDED = {"api": {"auth": {"tokenSecretRef": {"name": "front", "key": "bearer"}}}}
+
+
+def test_local_mode_has_no_secrets_so_a_named_token_comes_from_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth = AuthSpec.model_validate(GUARDED["api"]["auth"])
+    monkeypatch.delenv(AccessEnv.TOKEN, raising=False)
+    monkeypatch.delenv(AccessEnv.TOKEN_FILE, raising=False)
+    with pytest.raises(LocalModeError, match=AccessEnv.TOKEN):
+        local_guard(auth, RateLimitConfig())
+    monkeypatch.setenv(AccessEnv.TOKEN, "t0ken")
+    assert local_guard(auth, RateLimitConfig()).token_required
+    assert not local_guard(AuthSpec(), RateLimitConfig()).token_required
+
+    # The reconcile's Secret check reads the spec's keys as present: no SecretNotFound locally.
+    state = LocalState(name="homepage", spec={**GUARDED, "capacity": {"provider": "none"}})
+    cluster = LocalCluster(state, lambda _: True)
+    assert cluster.get("v1", "Secret", "front", state.namespace)["data"].keys() == {"bearer"}  # type: ignore[index]
+    conditions = {c["type"]: c for c in reconcile(state.body(), cluster)["conditions"]}
+    assert conditions["ApiReady"]["status"] == "True"

@@ -276,6 +276,46 @@ def test_a_component_waiting_on_a_claim_or_a_pod_says_which_and_why() -> None:
     }
 
 
+AUTH: dict[str, dict[str, Any]] = {
+    "api": {"auth": {"tokenSecretRef": {"name": "api-token"}}},
+    "events": {"auth": {"tokenSecretRef": {"name": "events-token"}}},
+}
+
+
+def test_a_missing_token_secret_is_the_front_doors_condition_not_a_log_line() -> None:
+    cluster = RecordingCluster(ready=True)  # replicas ready: the Secret alone keeps them from Ready
+    status = reconcile(_body(AUTH), cluster)
+    api = _condition(status, "ApiReady")
+    assert (api["status"], api["reason"]) == ("False", "SecretNotFound")
+    assert (
+        "Secret api-token (spec.api.auth.tokenSecretRef) in namespace shop does not exist" in api["message"]
+    )
+    assert "key 'token'" in api["message"]
+    events = _condition(status, "EventServiceReady")
+    assert (events["status"], events["reason"]) == ("False", "SecretNotFound")
+    assert "spec.events.auth.tokenSecretRef" in events["message"]
+
+    cluster.objects[("Secret", "shop", "events-token")] = {"metadata": {"name": "events-token"}, "data": {}}
+    status = reconcile(_body(AUTH), cluster)
+    events = _condition(status, "EventServiceReady")
+    assert events["reason"] == "SecretKeyMissing" and "has no key 'token'" in events["message"]
+    # The API's pods read the event service's token too: it is named there until it exists.
+    assert _condition(status, "ApiReady")["reason"] == "SecretNotFound"
+
+    for name in ("api-token", "events-token"):
+        cluster.objects[("Secret", "shop", name)] = {"metadata": {"name": name}, "data": {"token": "dA=="}}
+    status = reconcile(_body(AUTH), cluster)
+    assert _condition(status, "ApiReady")["status"] == "True"
+    assert _condition(status, "EventServiceReady")["status"] == "True"
+
+
+def test_a_front_door_scaled_to_zero_does_not_wait_for_its_secret() -> None:
+    spec = {"api": {**AUTH["api"], "replicas": 0}, "events": {**AUTH["events"], "replicas": 0}}
+    status = reconcile(_body(spec), RecordingCluster(ready=True))
+    assert _condition(status, "ApiReady")["reason"] == "Disabled"
+    assert _condition(status, "EventServiceReady")["reason"] == "Disabled"
+
+
 def test_the_index_condition_repeats_why_the_initial_training_does_not_start() -> None:
     cluster = RecordingCluster()
     first = reconcile(_body({}), cluster)

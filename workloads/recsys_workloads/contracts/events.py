@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from recsys_workloads.contracts.access import GuardConfig
 from recsys_workloads.contracts.keys import RECENT_KEPT
 from recsys_workloads.contracts.online import PopularityConfig, SeenFilterConfig
 from recsys_workloads.contracts.spec import SpecModel
@@ -57,6 +58,9 @@ class EventServiceConfig(SpecModel):
     retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503 while Valkey is unreachable")
     claim_ttl_s: int = Field(30, ge=1, description="how long an in-flight event id blocks a concurrent retry")
     store_timeout_s: float = Field(0.5, gt=0, description="Valkey socket timeouts (fail fast, answer 503)")
+    guard: GuardConfig = Field(
+        default_factory=GuardConfig, description="token, rate limit and body size in front of POST /events"
+    )
 
     @property
     def recent_ttl_s(self) -> int:

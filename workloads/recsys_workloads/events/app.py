@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,13 +20,16 @@ from recsys_workloads.events.online_effects import EventInFlightError
 from recsys_workloads.events.service import EventService
 from recsys_workloads.events.validation import PAYLOAD, EventRejectedError
 from recsys_workloads.online.client import OnlineStoreUnavailableError
+from recsys_workloads.runtime.http_guard import HttpGuard, TokenBuckets, required_token
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in {
+        401: "no or a wrong bearer token (when one is configured: guard.tokenRequired, $RECSYS_AUTH_TOKEN)",
         409: "an event id of the request is being applied by a concurrent request; retry after Retry-After",
-        413: "more events than limits.maxBatch",
+        413: "more events than limits.maxBatch, or a body over guard.maxBodyBytes",
         422: "malformed event, unknown type or item, both/neither visitor ids, timestamp out of range",
+        429: "the client's rate limit (guard.rateLimit) is spent; retry after Retry-After",
         503: "Valkey unreachable or the WAL not writable: nothing acknowledged; retry after Retry-After",
     }.items()
 }
@@ -55,8 +58,20 @@ def _openapi_with_payload(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(config: EventServiceConfig, service: EventService | None = None) -> FastAPI:
-    """The service opens (catalog, WAL replay) at start-up and flushes the WAL to parquet at shutdown."""
+def create_app(
+    config: EventServiceConfig,
+    service: EventService | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The service opens (catalog, WAL replay) at start-up and flushes the WAL to parquet at shutdown.
+
+    The token comes from `env` (default the process environment; `runtime.http_guard.load_token`),
+    `clock` drives the rate limiter's buckets. Raises `TokenMissingError` when the config asks for
+    a token the environment lacks.
+    """
+    token = required_token(config.guard, env)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -133,4 +148,7 @@ def create_app(config: EventServiceConfig, service: EventService | None = None) 
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.openapi = lambda: _openapi_with_payload(app)  # type: ignore[method-assign]
+    app.add_middleware(
+        HttpGuard, config=config.guard, token=token, buckets=TokenBuckets(config.guard.rate_limit, clock)
+    )
     return app

@@ -62,10 +62,12 @@ def post(
     timestamp: Annotated[int | None, typer.Option(help="Unix seconds [default: now, on the server]")] = None,
     url: Annotated[str, typer.Option(help="event service base URL")] = "http://127.0.0.1:8081",
 ) -> None:
-    """Send one event and print the answer (exit 1 on a 4xx/5xx)."""
+    """Send one event and print the answer (exit 1 on a 4xx/5xx); with $RECSYS_AUTH_TOKEN (or
+    $RECSYS_AUTH_TOKEN_FILE) set, as a bearer token."""
     from urllib.parse import urlsplit
 
     from recsys_workloads.events.client import EventClient, new_event_id
+    from recsys_workloads.runtime.http_guard import load_token
 
     payload: dict[str, object] = {
         "event_id": event_id or new_event_id(),
@@ -81,7 +83,7 @@ def post(
         if value is not None:
             payload[key] = value
     parts = urlsplit(url)
-    client = EventClient(parts.hostname or "127.0.0.1", parts.port or 80)
+    client = EventClient(parts.hostname or "127.0.0.1", parts.port or 80, token=load_token())
     try:
         answer = client.post_events(payload)
     except OSError as exc:

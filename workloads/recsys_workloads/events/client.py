@@ -19,13 +19,16 @@ class Answer:
 class EventClient:
     """One keep-alive connection (not thread-safe: one per thread)."""
 
-    def __init__(self, host: str, port: int, timeout_s: float = 10.0) -> None:
-        self.host, self.port, self.timeout_s = host, port, timeout_s
+    def __init__(self, host: str, port: int, timeout_s: float = 10.0, token: str = "") -> None:
+        """`token`: sent as `Authorization: Bearer` (a service started with a token asks for it)."""
+        self.host, self.port, self.timeout_s, self.token = host, port, timeout_s, token
         self._conn: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, payload: object | None = None) -> Answer:
         data = None if payload is None else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         for attempt in (0, 1):  # one reconnect: the server may have closed an idle keep-alive
             conn = self._conn or http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
             self._conn = conn

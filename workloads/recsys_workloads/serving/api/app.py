@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,10 +33,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from recsys_workloads.contracts.access import AccessEnv, GuardConfig
 from recsys_workloads.contracts.serving import ENSEMBLE, Ensemble
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import SeenFilter, make_seen_filter
+from recsys_workloads.runtime.http_guard import HttpGuard, TokenBuckets, load_token, required_token
 from recsys_workloads.serving.api.demo_catalog import (
     DemoCatalog,
     DemoVisitors,
@@ -55,7 +59,15 @@ WEB_DIR = Path(__file__).with_name("web")
 DEMO_USERS = 6
 MAX_EVENT_BODY = 64 * 1024
 RECENT_SHOWN = 10
+MAX_EXCLUDED = 1000
 ItemId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+GUARD_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"description": "no or a wrong bearer token (when one is configured: guard.tokenRequired)"},
+    413: {"description": "body over guard.maxBodyBytes"},
+    429: {"description": "the client's rate limit (guard.rateLimit) is spent; retry after Retry-After"},
+}
 
 
 class ApiConfig(BaseModel):
@@ -72,6 +84,10 @@ class ApiConfig(BaseModel):
         "", description="event service base URL the demo page's clicks go to ('' disables /v1/demo/events)"
     )
     events_timeout_s: float = Field(5.0, gt=0, le=60, description="deadline of one forwarded event request")
+    guard: GuardConfig = Field(
+        default_factory=GuardConfig,
+        description="token, rate limit and body size in front of every route but health, docs and static files",
+    )
 
 
 class RecommendationIn(BaseModel):
@@ -84,8 +100,8 @@ class RecommendationIn(BaseModel):
     device: str | None = Field(None, max_length=32, description="web, ios, android (others: unknown)")
     timestamp: int | None = Field(None, ge=0, le=2**40, description="Unix seconds; default now")
     num_items: int = Field(10, ge=1, le=MAX_ITEMS, description="items to return")
-    exclude_item_ids: list[str] = Field(
-        default_factory=list, max_length=1000, description="never return these"
+    exclude_item_ids: list[ItemId] = Field(
+        default_factory=list, max_length=MAX_EXCLUDED, description="never return these"
     )
 
     @model_validator(mode="after")
@@ -175,11 +191,13 @@ class VisitorStateOut(BaseModel):
     store_skipped: bool = Field(description="Valkey unreachable or not configured: nothing could be read")
 
 
-def forward_event(events_url: str, raw: bytes, timeout_s: float) -> Response:
-    """POST `raw` to the event service; its answer (status, body, Retry-After) comes back unchanged."""
-    request = urllib.request.Request(
-        f"{events_url.rstrip('/')}/events", data=raw, headers={"Content-Type": "application/json"}
-    )
+def forward_event(events_url: str, raw: bytes, timeout_s: float, token: str = "") -> Response:
+    """POST `raw` to the event service (with its bearer `token`, if any); its answer (status,
+    body, Retry-After) comes back unchanged."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"{events_url.rstrip('/')}/events", data=raw, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as resp:
             return Response(resp.read(), status_code=resp.status, media_type="application/json")
@@ -195,8 +213,18 @@ def forward_event(events_url: str, raw: bytes, timeout_s: float) -> Response:
         return JSONResponse({"detail": f"event service unreachable: {exc}"}, status_code=502)
 
 
-def create_app(config: ApiConfig) -> FastAPI:
-    """The API; OpenAPI at /openapi.json, docs at /docs; the demo page at / with a catalog."""
+def create_app(
+    config: ApiConfig, *, env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.monotonic
+) -> FastAPI:
+    """The API; OpenAPI at /openapi.json, docs at /docs; the demo page at / with a catalog.
+
+    Its own token and the event service's (`AccessEnv`) come from `env` (default the process
+    environment); `clock` drives the rate limiter. Raises `TokenMissingError` when the config
+    asks for a token the environment lacks.
+    """
+    environment = os.environ if env is None else env
+    token = required_token(config.guard, environment)
+    events_token = load_token(environment, AccessEnv.EVENTS_TOKEN)
     app = FastAPI(title="recsys homepage recommendations", version="1")
     triton = TritonRecommender(config.triton_url, config.model, config.timeout_s)
     fallback = _Fallback(config.redis_url)
@@ -214,7 +242,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         """Scans the dataset's interactions once, on first use."""
         return need_catalog().top_users(DEMO_USERS)
 
-    @app.post("/v1/recommendations", response_model=RecommendationOut)
+    @app.post("/v1/recommendations", response_model=RecommendationOut, responses=GUARD_RESPONSES)
     def recommend(body: RecommendationIn, response: Response) -> RecommendationOut:
         started = time.perf_counter()
         answer = _recommend(body)
@@ -301,7 +329,9 @@ def create_app(config: ApiConfig) -> FastAPI:
         raw = await request.body()
         if len(raw) > MAX_EVENT_BODY:
             return JSONResponse({"detail": f"body over {MAX_EVENT_BODY} bytes"}, 413)
-        return await run_in_threadpool(forward_event, config.events_url, raw, config.events_timeout_s)
+        return await run_in_threadpool(
+            forward_event, config.events_url, raw, config.events_timeout_s, events_token
+        )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -327,4 +357,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    app.add_middleware(
+        HttpGuard, config=config.guard, token=token, buckets=TokenBuckets(config.guard.rate_limit, clock)
+    )
     return app
