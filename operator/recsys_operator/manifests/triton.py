@@ -11,7 +11,13 @@ import json
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common, web
-from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, NO_API_TOKEN, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+from recsys_operator.manifests.common import (
+    DRAIN_BEFORE_STOP,
+    NO_API_TOKEN,
+    RESTRICTED_CONTAINER_SECURITY,
+    Manifest,
+    Owner,
+)
 from recsys_workloads.contracts.serving import POD_REPOSITORY_MODULE, POPULAR_ENSEMBLE, PodEnv
 
 COMPONENT = "triton"

@@ -13,7 +13,13 @@ from typing import Any
 
 from recsys_operator.api.recommender_system import PodResourcesSpec, RecommenderSystemSpec
 from recsys_operator.manifests import valkey
-from recsys_operator.manifests.common import DRAIN_BEFORE_STOP, NO_API_TOKEN, RESTRICTED_CONTAINER_SECURITY, Manifest, Owner
+from recsys_operator.manifests.common import (
+    DRAIN_BEFORE_STOP,
+    NO_API_TOKEN,
+    RESTRICTED_CONTAINER_SECURITY,
+    Manifest,
+    Owner,
+)
 from recsys_workloads.contracts import keys
 from recsys_workloads.contracts.access import AuthSpec, GuardConfig, RateLimitConfig
 

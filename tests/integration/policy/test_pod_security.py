@@ -39,10 +39,11 @@ RESTRICTED = (
 )  # fmt: skip
 SPECS: dict[str, dict[str, Any]] = {
     "default": {},
-    "fused-gpu-external-valkey": {
+    "fused-gpu-external-valkey-tokens": {
         "serving": {"graph": "fused", "resources": {"gpu": 1}},
         "featureStore": {"onlineStore": {"address": "valkey.shop.svc:6379"}},
-        "events": {"replicas": 2},
+        "events": {"replicas": 2, "auth": {"tokenSecretRef": {"name": "events-token"}}},
+        "api": {"auth": {"tokenSecretRef": {"name": "api-token"}}},
     },
 }
 
