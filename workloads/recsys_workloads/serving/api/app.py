@@ -48,7 +48,7 @@ from recsys_workloads.serving.api.demo_catalog import (
 )
 from recsys_workloads.serving.popular import recommend_popular
 from recsys_workloads.serving.recommender import RecommendationRequest
-from recsys_workloads.serving.triton.client import TritonRecommender, TritonUnavailableError
+from recsys_workloads.serving.triton.client import AsyncTritonRecommender, TritonUnavailableError
 from recsys_workloads.serving.user_lookup import lookup_user
 from recsys_workloads.vocab import ANONYMOUS_PREFIX
 
@@ -226,7 +226,7 @@ def create_app(
     token = required_token(config.guard, environment)
     events_token = load_token(environment, AccessEnv.EVENTS_TOKEN)
     app = FastAPI(title="recsys homepage recommendations", version="1")
-    triton = TritonRecommender(config.triton_url, config.model, config.timeout_s)
+    triton = AsyncTritonRecommender(config.triton_url, config.model, config.timeout_s)
     fallback = _Fallback(config.redis_url)
     catalog = DemoCatalog.load(config.catalog) if config.catalog is not None else None
 
@@ -243,13 +243,13 @@ def create_app(
         return need_catalog().top_users(DEMO_USERS)
 
     @app.post("/v1/recommendations", response_model=RecommendationOut, responses=GUARD_RESPONSES)
-    def recommend(body: RecommendationIn, response: Response) -> RecommendationOut:
+    async def recommend(body: RecommendationIn, response: Response) -> RecommendationOut:
         started = time.perf_counter()
-        answer = _recommend(body)
+        answer = await _recommend(body)
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.2f}"
         return answer
 
-    def _recommend(body: RecommendationIn) -> RecommendationOut:
+    async def _recommend(body: RecommendationIn) -> RecommendationOut:
         request = RecommendationRequest(
             user_id=body.visitor(),
             device=body.device or "",
@@ -258,10 +258,10 @@ def create_app(
             exclude_item_ids=tuple(body.exclude_item_ids),
         )
         try:
-            answer = triton.recommend(request)
+            answer = await triton.recommend(request)
         except TritonUnavailableError as exc:
             log.warning("popularity fallback: %s", exc)
-            return fallback.recommend(body)
+            return await run_in_threadpool(fallback.recommend, body)  # Valkey: blocking client
         return RecommendationOut(
             item_ids=answer.item_ids,
             scores=answer.scores,
