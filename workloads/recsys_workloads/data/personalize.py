@@ -434,24 +434,36 @@ def _interactions_block(table: pa.Table, file: str, events: EventTypes) -> pa.Ta
     )
 
 
-def _impressions(kept: pa.Table, file: str, unknown: UnknownIds) -> pa.Table:
-    """The un-clicked items of each kept row's IMPRESSION as Impression rows (same user, session, time)."""
-    lists = pc.split_pattern(kept[_SHOWN], MULTI)
+def _shown(table: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """(parent row index, item id) of each item of IMPRESSION other than its row's own item."""
+    lists = pc.split_pattern(table[_SHOWN], MULTI)
     parent = pc.list_parent_indices(lists)
     shown = pc.utf8_trim_whitespace(pc.list_flatten(lists))
-    own = pc.take(pc.cast(kept[s.ITEM_ID], pa.string()), parent)
+    own = pc.take(pc.cast(table[s.ITEM_ID], pa.string()), parent)
     keep = pc.and_(pc.greater(pc.utf8_length(shown), 0), pc.not_equal(shown, own))
-    parent, shown = pc.filter(parent, keep), pc.filter(shown, keep)
-    if unknown.unknown_items == "reject":
-        bad = first_false(pc.is_in(shown, value_set=unknown.items))
-        if bad is not None:
-            row = int(kept[_ROW][parent[bad].as_py()].as_py()) + 1
-            raise DataValidationError(
-                file,
-                f"unknown item id {shown[bad].as_py()!r} shown in the impression",
-                row=row,
-                column="IMPRESSION",
-            )
+    return _flat(pc.filter(parent, keep)), _flat(pc.filter(shown, keep))
+
+
+def _reject_unknown_items(table: pa.Table, file: str, known: pa.Array) -> None:
+    """With unknownItems reject: the first row whose ITEM_ID or an IMPRESSION item is not in items.csv."""
+    parent, shown = _shown(table)
+    bad_shown = first_false(pc.is_in(shown, value_set=known))
+    bad_item = first_false(pc.is_in(table[s.ITEM_ID], value_set=known))
+    if bad_shown is None:
+        return  # UnknownIds names a bad ITEM_ID
+    row = int(parent[bad_shown].as_py())
+    if bad_item is None or row < bad_item:
+        raise DataValidationError(
+            file,
+            f"unknown item id {shown[bad_shown].as_py()!r} shown in the impression",
+            row=row + 1,
+            column="IMPRESSION",
+        )
+
+
+def _impressions(kept: pa.Table, file: str, unknown: UnknownIds) -> pa.Table:
+    """The un-clicked items of each kept row's IMPRESSION as Impression rows (same user, session, time)."""
+    parent, shown = _shown(kept)
     rows = kept.take(parent).drop_columns([_ROW, _SHOWN])
     n = len(rows)
     rows = rows.set_column(rows.schema.get_field_index(s.ITEM_ID), s.ITEM_ID, pc.dictionary_encode(shown))
@@ -471,11 +483,13 @@ def read_interactions(path: Path, unknown: UnknownIds, events: EventTypes) -> li
     for offset, block in _batches(path):
         with _Rows(offset):
             canonical = _interactions_block(block, file, events)
+            if unknown.unknown_items == "reject":
+                _reject_unknown_items(canonical, file, unknown.items)
             kept = unknown.apply(canonical, file, "ITEM_ID", "USER_ID")
             shown = _impressions(kept, file, unknown)
-        out.append(kept.drop_columns([_ROW, _SHOWN]))
-        if len(shown):
+        if len(shown):  # before the row they were shown with, as the generator writes them
             out.append(shown)
+        out.append(kept.drop_columns([_ROW, _SHOWN]))
     return out
 
 
