@@ -51,7 +51,10 @@ def _folder(
 
 
 def _interactions(dataset: Path) -> list[dict[str, object]]:
-    return open_interactions(dataset).to_table().sort_by([(s.TIMESTAMP, "ascending")]).to_pylist()
+    rows: list[dict[str, object]] = (
+        open_interactions(dataset).to_table().sort_by([(s.TIMESTAMP, "ascending")]).to_pylist()
+    )
+    return rows
 
 
 def test_the_three_csvs_map_onto_the_canonical_dataset(tmp_path: Path) -> None:
