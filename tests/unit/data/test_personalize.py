@@ -387,3 +387,17 @@ def test_event_types_name_the_canonical_event_types_and_default_to_the_usual_spe
     with pytest.raises(ValidationError, match=r"eventTypes\.rate"):
         DataSourcesSpec.model_validate({"layout": "personalize", "uri": "/d", "eventTypes": {"rate": "Like"}})
     assert DataSourcesSpec.model_validate(spec.to_spec()) == spec
+
+
+def test_a_spec_with_layout_personalize_prepares_the_canonical_dataset(tmp_path: Path) -> None:
+    from recsys_workloads.contracts.data_sources import DataSourcesSpec
+    from recsys_workloads.data.sources import prepare_canonical
+
+    csv = f"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n1,p1,{T0},rate\n5,p9,{T0 + 1},rate\n"
+    source = _folder(tmp_path / "pz", interactions=csv)
+    spec = DataSourcesSpec.model_validate(
+        {"layout": "personalize", "uri": str(source), "eventTypes": {"RATE": "Purchase"}}
+    )
+    summary = prepare_canonical(spec, tmp_path / "canon", tmp_path / "scratch")
+    assert summary.layout == "personalize" and summary.unknown["dropped_interactions"] == 1
+    assert [r[s.EVENT_TYPE] for r in _interactions(tmp_path / "canon")] == ["Purchase"]
