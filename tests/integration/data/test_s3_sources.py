@@ -460,3 +460,33 @@ def test_recsys_data_ingest_and_validate_read_an_s3_prefix(
     result = runner.invoke(app, ["validate", s3_bucket.uri("nope"), "--layout", "seed"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "nothing under this prefix" in " ".join(result.output.split())
+
+
+def test_a_personalize_prefix_ingests_from_s3_as_locally_and_one_without_items_csv_is_refused(
+    s3_bucket: S3Bucket, seed_shop: Path, tmp_path: Path
+) -> None:
+    from recsys_workloads.data.personalize import export
+
+    canon = tmp_path / "canon"
+    prepare_canonical(
+        DataSourcesSpec.model_validate({"layout": "seed", "uri": str(seed_shop)}), canon, tmp_path / "s0"
+    )
+    export(canon, tmp_path / "pz")
+    local = prepare_canonical(
+        DataSourcesSpec.model_validate({"layout": "personalize", "uri": str(tmp_path / "pz")}),
+        tmp_path / "local",
+        tmp_path / "s1",
+    )
+    uri = s3_bucket.put_dir(tmp_path / "pz", "shops/pz")
+    remote = prepare_canonical(
+        DataSourcesSpec.model_validate({"layout": "personalize", "uri": uri}),
+        tmp_path / "remote",
+        tmp_path / "s2",
+    )
+    assert (remote.interactions, remote.days, remote.images) == (local.interactions, local.days, 40)
+    assert _dataset_files(tmp_path / "remote") == _dataset_files(tmp_path / "local")
+    (tmp_path / "pz" / "items.csv").unlink()
+    bare = s3_bucket.put_dir(tmp_path / "pz", "shops/pz-bare")
+    with pytest.raises(StagingError) as excinfo:
+        stage_prefix(bare, tmp_path / "staged", layout_needs("personalize"))
+    _refusal(excinfo, "missing", bare, "no items CSV (items.csv[.gz]) under this prefix")

@@ -105,6 +105,10 @@ SERVER_REJECTS: dict[str, Malformed] = {
     "layout-unknown": rs("dataSources.layout", "csv"),
     "unknown-users-policy-unknown": rs("dataSources.unknownUsers", "keep"),
     "unknown-items-policy-unknown": rs("dataSources.unknownItems", "profile-less"),
+    "event-type-target-unknown": rs(
+        "dataSources.eventTypes", {"click": "Klick"}, field="spec.dataSources.eventTypes.click"
+    ),
+    "event-types-not-a-mapping": rs("dataSources.eventTypes", ["click"]),
     "generator-items-below-20": rs("dataSources.generator.items", 19),
     "generator-days-too-many": rs("dataSources.generator.days", 100),
     "generator-users-zero": rs("dataSources.generator.users", 0),
@@ -200,6 +204,25 @@ OPERATOR_REJECTS: dict[str, OperatorRule] = {
         RS,
         {"dataSources": {"layout": "rds", "uri": "s3://bucket/p", "generator": {}}},
         "spec.dataSources.generator",
+    ),
+    "personalize-layout-without-uri": OperatorRule(
+        RS, {"dataSources": {"layout": "personalize"}}, "spec.dataSources.uri"
+    ),
+    "event-types-with-another-layout": OperatorRule(
+        RS,
+        {"dataSources": {"layout": "rds", "uri": "s3://bucket/p", "eventTypes": {"rate": "View"}}},
+        "spec.dataSources.eventTypes only applies to layout personalize",
+    ),
+    "event-types-differing-only-in-case": OperatorRule(
+        RS,
+        {
+            "dataSources": {
+                "layout": "personalize",
+                "uri": "/d",
+                "eventTypes": {"Rate": "View", "rate": "Purchase"},
+            }
+        },
+        "spec.dataSources.eventTypes: 'Rate' (View) and 'rate' (Purchase) differ only in case",
     ),
     "bottom-mlp-not-ending-at-the-embedding-size": OperatorRule(
         RS, {"models": {"dlrm": {"embeddingDim": 32}}}, "bottomLayers must end with embeddingDim"

@@ -56,6 +56,28 @@ def test_a_misspelt_field_is_an_error_not_a_silent_default() -> None:
             {"dataSources": {"layout": "rds", "uri": "s3://bucket/p", "generator": {}}},
             "generator only applies to layout generated",
         ),
+        (
+            {"dataSources": {"layout": "personalize"}},
+            "spec.dataSources.uri is required with layout personalize",
+        ),
+        (
+            {"dataSources": {"layout": "seed", "uri": "/data", "eventTypes": {"rate": "View"}}},
+            "spec.dataSources.eventTypes only applies to layout personalize",
+        ),
+        (
+            {
+                "dataSources": {
+                    "layout": "personalize",
+                    "uri": "/d",
+                    "eventTypes": {"Rate": "View", "rate": "Purchase"},
+                }
+            },
+            "'Rate' (View) and 'rate' (Purchase) differ only in case",
+        ),
+        (
+            {"dataSources": {"layout": "personalize", "uri": "/d", "eventTypes": {" ": "View"}}},
+            "an event type name must not be empty",
+        ),
         ({"serving": {"replicas": 3, "maxReplicas": 2}}, "replicas must not exceed"),
         ({"capacity": {"minNodes": 3, "maxNodes": 1}}, "minNodes must not exceed"),
         ({"capacity": {"provider": "karpenter"}}, "nodePool is required"),

@@ -13,6 +13,27 @@ from recsys_workloads.contracts.spec import SpecModel, StoreUri
 # catalog (data/unknown_ids.py); the defaults keep a real shop's logs ingestible.
 UnknownUsers = Literal["profile-less", "reject"]
 UnknownItems = Literal["drop", "reject"]
+# The canonical event types (recsys_workloads.data.schema.EventType, spelled again here because the
+# contracts import no pyarrow; a unit test keeps the two equal).
+CanonicalEventType = Literal["View", "AddToCart", "ViewCart", "StartCheckout", "Purchase", "Impression"]
+# What a shop's Amazon Personalize EVENT_TYPE strings usually are (matched without regard to case).
+DEFAULT_EVENT_TYPES: dict[str, CanonicalEventType] = {
+    "view": "View",
+    "click": "View",
+    "detail-page-view": "View",
+    "add-to-cart": "AddToCart",
+    "addtocart": "AddToCart",
+    "add_to_cart": "AddToCart",
+    "view-cart": "ViewCart",
+    "viewcart": "ViewCart",
+    "start-checkout": "StartCheckout",
+    "startcheckout": "StartCheckout",
+    "checkout": "StartCheckout",
+    "purchase": "Purchase",
+    "buy": "Purchase",
+    "order": "Purchase",
+    "impression": "Impression",
+}
 
 
 class GeneratorSpec(SpecModel):
@@ -34,17 +55,19 @@ class GeneratorSpec(SpecModel):
 class DataSourcesSpec(SpecModel):
     """Where interactions, users, items, descriptions and images come from."""
 
-    layout: Literal["generated", "seed", "rds"] = Field(
+    layout: Literal["generated", "seed", "rds", "personalize"] = Field(
         "generated",
-        description="generated: synthetic shop; seed: day_NN.parquet layout; rds: AWS Retail Demo Store layout",
+        description="generated: synthetic shop; seed: day_NN.parquet layout; rds: AWS Retail Demo Store layout; "
+        "personalize: Amazon Personalize dataset CSVs (interactions*.csv, items.csv, users.csv)",
     )
     uri: StoreUri | None = Field(
         None,
-        description="absolute folder or s3:// prefix holding the data (seed and rds layouts); an s3:// "
+        description="absolute folder or s3:// prefix holding the data (seed, rds and personalize layouts); an s3:// "
         "prefix is checked (missing objects, access, partially written) and staged before ingest",
     )
     interactions_uri: StoreUri | None = Field(
-        None, description="rds layout: interactions CSV (a file or an s3:// object), if not under uri"
+        None,
+        description="rds and personalize layouts: interactions CSV (a file or an s3:// object), if not under uri",
     )
     images_uri: StoreUri | None = Field(
         None,
@@ -64,6 +87,13 @@ class DataSourcesSpec(SpecModel):
         description="interactions of an item not in the catalog: drop removes those rows (counted in the "
         "ingest summary and the run's metrics); reject refuses the dataset, naming the row",
     )
+    event_types: dict[str, CanonicalEventType] = Field(
+        default_factory=lambda: dict(DEFAULT_EVENT_TYPES),
+        description="personalize layout: the shop's EVENT_TYPE values (compared without regard to case) and "
+        "the canonical event type each one is (View, AddToCart, ViewCart, StartCheckout, Purchase, "
+        "Impression); a value not listed is refused, naming the row. Setting it replaces the default, which "
+        "knows view, click, add-to-cart, checkout, purchase and their usual spellings",
+    )
     events_uri: StoreUri | None = Field(
         None,
         description="the event service's offline log, a folder or s3:// prefix (interactions/day=NN/*.parquet, "
@@ -73,8 +103,29 @@ class DataSourcesSpec(SpecModel):
 
     def problems(self) -> list[str]:
         found = []
-        if self.layout in ("seed", "rds") and not self.uri:
+        if self.layout in ("seed", "rds", "personalize") and not self.uri:
             found.append(f"spec.dataSources.uri is required with layout {self.layout}")
         if self.layout != "generated" and self.generator is not None:
             found.append("spec.dataSources.generator only applies to layout generated")
+        if self.layout != "personalize" and self.event_types != DEFAULT_EVENT_TYPES:
+            found.append("spec.dataSources.eventTypes only applies to layout personalize")
+        found.extend(event_type_problems(self.event_types))
         return found
+
+
+def event_type_problems(event_types: dict[str, CanonicalEventType]) -> list[str]:
+    """Keys that are blank, or equal without regard to case but meaning different event types."""
+    found = []
+    if any(not key.strip() for key in event_types):
+        found.append("spec.dataSources.eventTypes: an event type name must not be empty")
+    meaning: dict[str, tuple[str, str]] = {}
+    for key, target in event_types.items():
+        folded = key.strip().casefold()
+        if folded in meaning and meaning[folded][1] != target:
+            first, other = meaning[folded]
+            found.append(
+                f"spec.dataSources.eventTypes: {first!r} ({other}) and {key!r} ({target}) differ only in case; "
+                "event types are compared without regard to case"
+            )
+        meaning.setdefault(folded, (key, target))
+    return found

@@ -1,4 +1,4 @@
-"""`recsys data generate|ingest|validate|stats`: thin wiring around the data modules."""
+"""`recsys data generate|ingest|validate|export|stats`: thin wiring around the data modules."""
 
 from __future__ import annotations
 
@@ -18,12 +18,18 @@ from recsys_workloads.contracts.data_sources import DataSourcesSpec
 from recsys_workloads.data.errors import DataValidationError
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import Layout, ingest, validate
+from recsys_workloads.data.personalize import export
 from recsys_workloads.data.sources import LocalSources, local_sources
 from recsys_workloads.data.stats import compute_stats, day_files, render
 from recsys_workloads.object_store import is_s3
 
 UNKNOWN_USERS_HELP = "rows of users without a profile: profile-less (kept, features unknown) or reject"
 UNKNOWN_ITEMS_HELP = "rows of items not in the catalog: drop (counted) or reject"
+LAYOUT_HELP = "auto, seed, rds or personalize"
+EVENT_TYPE_HELP = (
+    "personalize layout: SHOP=CANONICAL, e.g. --event-type detail_view=View (repeat it; replaces the "
+    "default mapping, as spec.dataSources.eventTypes does)"
+)
 app = typer.Typer(
     name="data",
     help="Generate a synthetic shop, ingest real layouts, validate and summarise datasets.",
@@ -120,8 +126,10 @@ def _local(source: str, layout: str, interactions: str | None, images: str | Non
             Path(source), Path(interactions) if interactions else None, Path(images) if images else None
         )
         return
-    if layout not in ("seed", "rds"):
-        raise ValueError("an s3:// location needs --layout seed or rds (the layout says what to stage)")
+    if layout not in ("seed", "rds", "personalize"):
+        raise ValueError(
+            "an s3:// location needs --layout seed, rds or personalize (the layout says what to stage)"
+        )
     absolute = [v if v is None or is_s3(v) else str(Path(v).resolve()) for v in locations]
     spec = DataSourcesSpec.model_validate(
         {"layout": layout, "uri": absolute[0], "interactionsUri": absolute[1], "imagesUri": absolute[2]}
@@ -136,13 +144,17 @@ def _local(source: str, layout: str, interactions: str | None, images: str | Non
 def ingest_command(
     source: Annotated[
         str,
-        typer.Argument(help="seed layout or RDS folder (products.yaml, users.json.gz), or an s3:// prefix"),
+        typer.Argument(
+            help="seed layout, RDS (products.yaml, users.json.gz) or Amazon Personalize (items.csv, users.csv, interactions*.csv) folder, or an s3:// prefix"
+        ),
     ],
     output: Annotated[Path, typer.Argument(help="canonical dataset folder to create")],
-    layout: Annotated[str, typer.Option(help="auto, seed or rds (s3://: seed or rds)")] = "auto",
+    layout: Annotated[str, typer.Option(help=LAYOUT_HELP)] = "auto",
     interactions: Annotated[
         str | None,
-        typer.Option(help="RDS interactions CSV, a file or s3:// object (default: *.csv in SOURCE)"),
+        typer.Option(
+            help="RDS or Personalize interactions CSV, a file or s3:// object (default: the ones in SOURCE)"
+        ),
     ] = None,
     images: Annotated[
         str | None, typer.Option(help="item images folder or s3:// prefix (default: SOURCE/images)")
@@ -150,6 +162,7 @@ def ingest_command(
     overwrite: Annotated[bool, typer.Option(help="replace an existing dataset")] = False,
     unknown_users: Annotated[str, typer.Option(help=UNKNOWN_USERS_HELP)] = "profile-less",
     unknown_items: Annotated[str, typer.Option(help=UNKNOWN_ITEMS_HELP)] = "drop",
+    event_type: Annotated[list[str] | None, typer.Option(help=EVENT_TYPE_HELP)] = None,
 ) -> None:
     """Validate SOURCE and write the canonical, day-partitioned dataset to OUTPUT (all or nothing)."""
     with _clear_errors(), _local(source, layout, interactions, images) as local:
@@ -162,7 +175,7 @@ def ingest_command(
                 interactions=local.interactions,
                 images=local.images,
                 overwrite=overwrite,
-                **_unknown_policy(unknown_users, unknown_items),
+                **_policy(unknown_users, unknown_items, event_type),
                 on_day=lambda _d: progress.advance(task),
                 source_name=source if is_s3(source) else None,
             )
@@ -175,12 +188,17 @@ def ingest_command(
 
 @app.command("validate")
 def validate_command(
-    source: Annotated[str, typer.Argument(help="seed layout folder or RDS folder, or an s3:// prefix")],
-    layout: Annotated[str, typer.Option(help="auto, seed or rds (s3://: seed or rds)")] = "auto",
-    interactions: Annotated[str | None, typer.Option(help="RDS interactions CSV (file or s3://)")] = None,
+    source: Annotated[
+        str, typer.Argument(help="seed layout, RDS or Amazon Personalize folder, or an s3:// prefix")
+    ],
+    layout: Annotated[str, typer.Option(help=LAYOUT_HELP)] = "auto",
+    interactions: Annotated[
+        str | None, typer.Option(help="RDS or Personalize interactions CSV (file or s3://)")
+    ] = None,
     images: Annotated[str | None, typer.Option(help="item images folder or s3:// prefix")] = None,
     unknown_users: Annotated[str, typer.Option(help=UNKNOWN_USERS_HELP)] = "profile-less",
     unknown_items: Annotated[str, typer.Option(help=UNKNOWN_ITEMS_HELP)] = "drop",
+    event_type: Annotated[list[str] | None, typer.Option(help=EVENT_TYPE_HELP)] = None,
 ) -> None:
     """Run every ingestion check without writing anything (an s3:// SOURCE is staged to a temporary folder)."""
     with _clear_errors(), _local(source, layout, interactions, images) as local:
@@ -189,11 +207,30 @@ def validate_command(
             layout=_layout(layout),
             interactions=local.interactions,
             images=local.images,
-            **_unknown_policy(unknown_users, unknown_items),
+            **_policy(unknown_users, unknown_items, event_type),
         )
         console.print(
             f"valid {summary.layout} layout: {summary.items:,} items, {summary.users:,} users, "
             f"{summary.interactions:,} rows over {len(summary.days)} days{summary.unknown_note()}"
+        )
+
+
+@app.command("export")
+def export_command(
+    dataset: Annotated[Path, typer.Argument(help="canonical dataset folder (output of ingest)")],
+    output: Annotated[Path, typer.Argument(help="folder to create (must be absent or empty)")],
+    layout: Annotated[str, typer.Option(help="personalize (the only layout written)")] = "personalize",
+    overwrite: Annotated[bool, typer.Option(help="replace an existing folder")] = False,
+) -> None:
+    """Write a canonical dataset as Amazon Personalize CSVs: interactions.csv, items.csv, users.csv."""
+    with _clear_errors():
+        if layout != "personalize":
+            raise ValueError(f"--layout must be personalize (the only layout export writes), not {layout!r}")
+        counts = export(dataset, output, overwrite=overwrite)
+        console.print(
+            f"exported {dataset} as personalize layout into {output}: {counts['items']:,} items, "
+            f"{counts['users']:,} users, {counts['interactions']:,} interaction rows "
+            "(impressions folded into IMPRESSION)"
         )
 
 
@@ -210,18 +247,40 @@ def stats_command(
         console.print(render(stats, path))
 
 
-def _unknown_policy(unknown_users: str, unknown_items: str) -> dict[str, Any]:
-    """The spec's dataSources.unknownUsers / unknownItems, validated by the spec's own model."""
+def _policy(unknown_users: str, unknown_items: str, event_types: list[str] | None) -> dict[str, Any]:
+    """The spec's dataSources.unknownUsers / unknownItems / eventTypes, validated by the spec's own model."""
+    fields: dict[str, object] = {"unknownUsers": unknown_users, "unknownItems": unknown_items}
     try:
-        spec = DataSourcesSpec.model_validate({"unknownUsers": unknown_users, "unknownItems": unknown_items})
+        spec = DataSourcesSpec.model_validate(fields)
     except ValidationError as exc:
         raise ValueError(
             f"--unknown-users must be profile-less or reject, --unknown-items drop or reject ({exc.errors()[0]['msg']})"
         ) from None
-    return {"unknown_users": spec.unknown_users, "unknown_items": spec.unknown_items}
+    policy: dict[str, Any] = {"unknown_users": spec.unknown_users, "unknown_items": spec.unknown_items}
+    if event_types:
+        pairs = [value.partition("=") for value in event_types]
+        bad = [
+            value
+            for value, (key, eq, target) in zip(event_types, pairs, strict=True)
+            if not (key and eq and target)
+        ]
+        if bad:
+            raise ValueError(f"--event-type takes SHOP=CANONICAL, got {bad[0]!r}")
+        try:
+            mapping = DataSourcesSpec.model_validate(
+                {"layout": "personalize", "eventTypes": {key: target for key, _, target in pairs}}
+            )
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ValueError(f"--event-type {err['loc'][-1]}: {err['msg']}") from None
+        problems = [p for p in mapping.problems() if "eventTypes" in p]
+        if problems:
+            raise ValueError("--event-type: " + "; ".join(problems))
+        policy["event_types"] = mapping.event_types
+    return policy
 
 
 def _layout(value: str) -> Layout:
-    if value not in ("auto", "seed", "rds"):
-        raise ValueError(f"--layout must be auto, seed or rds, not {value!r}")
+    if value not in ("auto", "seed", "rds", "personalize"):
+        raise ValueError(f"--layout must be auto, seed, rds or personalize, not {value!r}")
     return value  # type: ignore[return-value]

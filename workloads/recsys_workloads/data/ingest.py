@@ -1,4 +1,4 @@
-"""Read the seed's layout or the Retail Demo Store layout into one canonical dataset.
+"""Read the seed's layout, the Retail Demo Store layout or Amazon Personalize CSVs into one canonical dataset.
 
 Canonical dataset (what training reads):
 
@@ -20,8 +20,7 @@ import gzip
 import json
 import re
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -34,7 +33,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from recsys_workloads.contracts.data_sources import UnknownItems, UnknownUsers
+from recsys_workloads.contracts.data_sources import CanonicalEventType, UnknownItems, UnknownUsers
 from recsys_workloads.data import schema as s
 from recsys_workloads.data.catalog import load_rds_products
 from recsys_workloads.data.errors import DataValidationError
@@ -46,17 +45,18 @@ from recsys_workloads.data.validate import (
     check_known,
     check_no_nulls,
     check_numeric,
+    check_present,
     check_timestamps,
     check_unique,
     first_false,
+    parse_flag,
+    parse_unix_seconds,
 )
-from recsys_workloads.folders import swap_into_place
+from recsys_workloads.folders import staged_folder
 
-Layout = Literal["auto", "seed", "rds"]
+Layout = Literal["auto", "seed", "rds", "personalize"]
 DAY_FILE = re.compile(r"^day_(\d+)\.parquet$")
 RDS_COLUMNS = ("ITEM_ID", "USER_ID", "EVENT_TYPE", "TIMESTAMP")
-RDS_TRUE = ("yes", "true", "1", "y")
-RDS_FALSE = ("no", "false", "0", "n", "")
 
 
 @dataclass
@@ -112,16 +112,21 @@ class _Sink:
             (self.root / s.MANIFEST_FILE).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
 
 
-def detect_layout(source: Path) -> Literal["seed", "rds"]:
+def detect_layout(source: Path) -> Literal["seed", "rds", "personalize"]:
     if not source.is_dir():
         raise DataValidationError(str(source), "not a directory")
     if (source / "products.yaml").exists():
         return "rds"
+    from recsys_workloads.data.personalize import is_personalize  # it imports this module
+
+    if is_personalize(source):
+        return "personalize"
     if (source / s.ITEMS_FILE).exists() and any(DAY_FILE.match(p.name) for p in source.iterdir()):
         return "seed"
     raise DataValidationError(
         str(source),
-        "unrecognised layout: expected products.yaml (RDS) or items.parquet + day_NN.parquet (seed)",
+        "unrecognised layout: expected products.yaml (RDS), items.csv (Amazon Personalize) "
+        "or items.parquet + day_NN.parquet (seed)",
     )
 
 
@@ -435,27 +440,13 @@ def read_rds_interactions(path: Path) -> pa.Table:
     except pa.ArrowInvalid as exc:
         raise DataValidationError(file, f"cannot parse CSV ({exc})") from None
     check_columns(table.schema, RDS_COLUMNS, file)
-    ts_text = pc.utf8_trim_whitespace(table["TIMESTAMP"])
-    row = first_false(pc.match_substring_regex(ts_text, r"^-?[0-9]+$"))
-    if row is not None:
-        raise DataValidationError(
-            file,
-            f"expected integer unix seconds, got {table['TIMESTAMP'][row].as_py()!r}",
-            row=row + 1,
-            column="TIMESTAMP",
-        )
-    timestamps = pc.cast(ts_text, pa.int64())
-    check_timestamps(timestamps, file, "TIMESTAMP")
-    for name in ("ITEM_ID", "USER_ID", "EVENT_TYPE"):
-        empty = first_false(pc.greater(pc.utf8_length(table[name]), 0))
-        if empty is not None:
-            raise DataValidationError(file, "missing value", row=empty + 1, column=name)
+    for name in ("TIMESTAMP", "ITEM_ID", "USER_ID", "EVENT_TYPE"):
+        check_present(table[name], file, name)
+    timestamps = parse_unix_seconds(table["TIMESTAMP"], file, "TIMESTAMP")
     check_in(table["EVENT_TYPE"], s.INTERACTION_TYPES, file, "EVENT_TYPE")
     n = len(table)
     if "DISCOUNT" in table.schema.names:
-        flag = pc.utf8_lower(pc.utf8_trim_whitespace(table["DISCOUNT"]))
-        check_in(flag, (*RDS_TRUE, *RDS_FALSE), file, "DISCOUNT")
-        discount = pc.if_else(pc.equal(flag, ""), None, pc.is_in(flag, value_set=pa.array(RDS_TRUE)))
+        discount = parse_flag(table["DISCOUNT"], file, "DISCOUNT")
     else:
         discount = pa.nulls(n, pa.bool_())
     return pa.Table.from_arrays(
@@ -532,15 +523,7 @@ def _ingest_rds(
     if tables and sum(len(t) for t in tables):
         events = pa.concat_tables(tables).unify_dictionaries()
         events = events.take(pc.sort_indices(events, [(s.TIMESTAMP, "ascending")]))
-        ts = events[s.TIMESTAMP].to_numpy()
-        origin = int(ts[0] - ts[0] % s.SECONDS_PER_DAY)
-        day_of = (ts - origin) // s.SECONDS_PER_DAY
-        for day, start, stop in _runs(day_of):
-            sink.day(day, events.slice(start, stop - start))
-            summary.days.append(day)
-            if on_day is not None:
-                on_day(day)
-        summary.interactions = len(events)
+        origin = _write_days(events, sink, summary, on_day)
     users = unknown.users_table(users)
     sink.table(s.ITEMS_FILE, items)
     sink.table(s.USERS_FILE, users)
@@ -555,6 +538,61 @@ def _ingest_rds(
     summary.images = len(pictures)
     summary.items, summary.users, summary.unknown = len(items), len(users), unknown.counts()
     sink.manifest({"layout": "rds", "source": str(source), "origin_timestamp": origin, **_counts(summary)})
+    return summary
+
+
+def _write_days(
+    events: pa.Table, sink: _Sink, summary: IngestSummary, on_day: Callable[[int], None] | None
+) -> int:
+    """Time-sorted interactions into day partitions counted from the UTC midnight before the first."""
+    ts = events[s.TIMESTAMP].to_numpy()
+    origin = int(ts[0] - ts[0] % s.SECONDS_PER_DAY)
+    day_of = (ts - origin) // s.SECONDS_PER_DAY
+    for day, start, stop in _runs(day_of):
+        sink.day(day, events.slice(start, stop - start))
+        summary.days.append(day)
+        if on_day is not None:
+            on_day(day)
+    summary.interactions = len(events)
+    return origin
+
+
+# --- the Amazon Personalize layout (data/personalize.py reads it) ----------------------------------
+def _ingest_personalize(
+    source: Path,
+    sink: _Sink,
+    interactions: Path | None,
+    images: Path | None,
+    policy: _Policy,
+    event_types: Mapping[str, CanonicalEventType] | None,
+    on_day: Callable[[int], None] | None,
+) -> IngestSummary:
+    from recsys_workloads.data import personalize  # it imports this module
+
+    summary = IngestSummary(layout="personalize")
+    data = personalize.read(
+        source,
+        interactions=interactions,
+        unknown_users=policy[0],
+        unknown_items=policy[1],
+        event_types=event_types,
+    )
+    if len(data.interactions):
+        _write_days(data.interactions, sink, summary, on_day)
+    sink.table(s.ITEMS_FILE, data.items)
+    sink.table(s.USERS_FILE, data.users)
+    sink.table(s.DESCRIPTIONS_FILE, data.descriptions)
+    pictures = item_images(
+        images or source / s.IMAGES_DIR,
+        {i: [f"{i}.png"] for i in data.items[s.ITEM_ID].to_pylist()},
+        explicit=images is not None,
+    )
+    sink.images(pictures)
+    summary.images = len(pictures)
+    summary.items, summary.users, summary.unknown = len(data.items), len(data.users), data.unknown.counts()
+    sink.manifest(
+        {"layout": "personalize", "source": str(source), "origin_timestamp": data.origin, **_counts(summary)}
+    )
     return summary
 
 
@@ -587,10 +625,13 @@ def _run(
     layout: Layout,
     paths: tuple[Path | None, Path | None],
     policy: _Policy,
+    event_types: Mapping[str, CanonicalEventType] | None,
     on_day: Callable[[int], None] | None,
 ) -> IngestSummary:
     chosen = detect_layout(source) if layout == "auto" else layout
     interactions, images = paths
+    if chosen == "personalize":
+        return _ingest_personalize(source, sink, interactions, images, policy, event_types, on_day)
     if chosen == "rds":
         return _ingest_rds(source, sink, interactions, images, policy, on_day)
     return _ingest_seed(source, sink, images, policy, on_day)
@@ -604,11 +645,12 @@ def validate(
     images: Path | None = None,
     unknown_users: UnknownUsers = "profile-less",
     unknown_items: UnknownItems = "drop",
+    event_types: Mapping[str, CanonicalEventType] | None = None,
     on_day: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Every check `ingest` makes, writing nothing."""
     policy: _Policy = (unknown_users, unknown_items)
-    return _run(source, _Sink(None), layout, (interactions, images), policy, on_day)
+    return _run(source, _Sink(None), layout, (interactions, images), policy, event_types, on_day)
 
 
 def ingest(
@@ -621,6 +663,7 @@ def ingest(
     overwrite: bool = False,
     unknown_users: UnknownUsers = "profile-less",
     unknown_items: UnknownItems = "drop",
+    event_types: Mapping[str, CanonicalEventType] | None = None,
     on_day: Callable[[int], None] | None = None,
     source_name: str | None = None,
 ) -> IngestSummary:
@@ -630,17 +673,11 @@ def ingest(
     manifest records as the source (the s3:// uri a staged `source` came from).
     """
     destination = destination.resolve()
-    if destination.exists() and any(destination.iterdir()) and not overwrite:
-        raise FileExistsError(f"{destination} exists and is not empty (use --overwrite)")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.ingest-", dir=destination.parent))
-    try:
+    with staged_folder(destination, overwrite=overwrite, purpose="ingest") as tmp:
         policy: _Policy = (unknown_users, unknown_items)
-        summary = _run(source, _Sink(tmp, source_name), layout, (interactions, images), policy, on_day)
-        swap_into_place(tmp, destination)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        summary = _run(
+            source, _Sink(tmp, source_name), layout, (interactions, images), policy, event_types, on_day
+        )
     summary.destination = destination
     return summary
 

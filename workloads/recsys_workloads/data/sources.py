@@ -63,6 +63,7 @@ def prepare_canonical(sources: DataSourcesSpec, destination: Path, scratch: Path
                 images=local.images,
                 unknown_users=sources.unknown_users,
                 unknown_items=sources.unknown_items,
+                event_types=sources.event_types,
                 source_name=sources.uri,
             )
     if sources.events_uri is not None:

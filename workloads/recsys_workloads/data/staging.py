@@ -103,12 +103,15 @@ RDS_INTERACTIONS = _top(r"[^/]+\.csv(\.gz)?")
 IMAGE_KEY = re.compile(r"^images/")
 EVENT_PART = re.compile(r"^([^/]+/)?interactions/day=\d+/[^/]+\.parquet$")
 SEED_FILES = ("items.parquet", "users.parquet", "item_descriptions.parquet")
+PERSONALIZE_ITEMS = _top(r"items\.csv(\.gz)?")
+PERSONALIZE_USERS = _top(r"users\.csv(\.gz)?")
+PERSONALIZE_INTERACTIONS = _top(r"interactions[^/]*\.csv(\.gz)?")
 
 
 def layout_needs(
     layout: str, *, interactions_elsewhere: bool = False, images_elsewhere: bool = False
 ) -> Needs:
-    """What ingest reads of a `seed` or `rds` source prefix (ingest.py), and what it requires."""
+    """What ingest reads of a `seed`, `rds` or `personalize` source prefix (ingest.py), and what it requires."""
 
     def images(key: str) -> bool:
         return not images_elsewhere and bool(IMAGE_KEY.match(key))
@@ -132,6 +135,21 @@ def layout_needs(
             ),
             required=("products.yaml",),
             one_of=(("users JSON (users.json[.gz])", RDS_USERS), *csv),
+        )
+    if layout == "personalize":
+        interactions: tuple[tuple[str, re.Pattern[str]], ...] = (
+            ()
+            if interactions_elsewhere
+            else (("interactions CSV (interactions*.csv)", PERSONALIZE_INTERACTIONS),)
+        )
+        return Needs(
+            wanted=lambda k: (
+                bool(PERSONALIZE_ITEMS.match(k))
+                or bool(PERSONALIZE_USERS.match(k))
+                or (not interactions_elsewhere and bool(PERSONALIZE_INTERACTIONS.match(k)))
+                or images(k)
+            ),
+            one_of=(("items CSV (items.csv[.gz])", PERSONALIZE_ITEMS), *interactions),
         )
     raise ValueError(f"no S3 staging rule for layout {layout!r}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Final
 
 import numpy as np
 import pyarrow as pa
@@ -24,10 +25,21 @@ __all__ = [
     "check_known",
     "check_no_nulls",
     "check_numeric",
+    "check_present",
     "check_timestamps",
     "check_unique",
     "first_false",
+    "parse_flag",
+    "parse_integers",
+    "parse_numbers",
+    "parse_unix_seconds",
 ]
+
+# Yes/no flags as text sources write them (RDS DISCOUNT, Personalize categorical flags); empty: unknown.
+TRUE_WORDS: Final = ("yes", "true", "1", "y")
+FALSE_WORDS: Final = ("no", "false", "0", "n")
+_INTEGER = r"^[-+]?[0-9]+$"
+_NUMBER = r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"
 
 
 def first_false(mask: pa.Array | pa.ChunkedArray) -> int | None:
@@ -151,9 +163,12 @@ def check_timestamps(
     low: int = s.MIN_TIMESTAMP,
     high: int = s.MAX_TIMESTAMP,
     what: str = "the accepted range",
+    nullable: bool = False,
 ) -> None:
     """Unix seconds in [low, high); milliseconds and garbage fall outside."""
     ok = pc.and_(pc.greater_equal(column, low), pc.less(column, high))
+    if nullable:
+        ok = pc.or_kleene(ok, pc.is_null(column))
     row = first_false(ok)
     if row is not None:
         value = column[row].as_py()
@@ -164,3 +179,59 @@ def check_timestamps(
             row=row + 1,
             column=name,
         )
+
+
+# --- text columns (CSV layouts read every column as text, then parse with these) ----------------
+def check_present(column: pa.Array | pa.ChunkedArray, file: str, name: str) -> None:
+    """No null and no empty (or blank) value."""
+    present = pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0)
+    row = first_false(present)
+    if row is not None:
+        raise DataValidationError(file, "missing value", row=row + 1, column=name)
+
+
+def _parse(
+    column: pa.Array | pa.ChunkedArray, pattern: str, file: str, name: str, expected: str
+) -> pa.Array | pa.ChunkedArray:
+    """Trimmed text whose non-empty values match `pattern`; empty values become null."""
+    text = pc.utf8_trim_whitespace(column)
+    empty = pc.equal(pc.utf8_length(text), 0)
+    ok = pc.or_kleene(pc.match_substring_regex(text, pattern), empty)
+    row = first_false(pc.or_kleene(ok, pc.is_null(text)))
+    if row is not None:
+        raise DataValidationError(
+            file, f"expected {expected}, got {column[row].as_py()!r}", row=row + 1, column=name
+        )
+    return pc.if_else(empty, pa.scalar(None, pa.string()), text)
+
+
+def parse_integers(column: pa.Array | pa.ChunkedArray, file: str, name: str) -> pa.Array | pa.ChunkedArray:
+    """Integer text as int64; empty values are null."""
+    return pc.cast(_parse(column, _INTEGER, file, name, "an integer"), pa.int64())
+
+
+def parse_numbers(column: pa.Array | pa.ChunkedArray, file: str, name: str) -> pa.Array | pa.ChunkedArray:
+    """Decimal text as float64; empty values are null."""
+    return pc.cast(_parse(column, _NUMBER, file, name, "a number"), pa.float64())
+
+
+def parse_unix_seconds(
+    column: pa.Array | pa.ChunkedArray, file: str, name: str, *, fraction: bool = False
+) -> pa.Array | pa.ChunkedArray:
+    """Unix-seconds text as int64 (a fraction is floored when allowed); empty is null; range checked."""
+    if fraction:
+        seconds = pc.floor(pc.cast(_parse(column, _NUMBER, file, name, "unix seconds"), pa.float64()))
+    else:
+        seconds = _parse(column, _INTEGER, file, name, "integer unix seconds")
+    ints = pc.cast(seconds, pa.int64())
+    check_timestamps(ints, file, name, nullable=True)
+    return ints
+
+
+def parse_flag(column: pa.Array | pa.ChunkedArray, file: str, name: str) -> pa.Array | pa.ChunkedArray:
+    """yes/no, true/false, 1/0, y/n (any case) as bool; empty values are null."""
+    flag = pc.utf8_lower(pc.utf8_trim_whitespace(column))
+    flag = pc.if_else(pc.equal(flag, ""), pa.scalar(None, pa.string()), flag)
+    check_in(flag, (*TRUE_WORDS, *FALSE_WORDS), file, name, nullable=True)
+    true = pc.is_in(flag, value_set=pa.array(TRUE_WORDS))
+    return pc.if_else(pc.is_null(flag), pa.scalar(None, pa.bool_()), true)
