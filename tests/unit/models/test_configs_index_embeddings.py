@@ -187,3 +187,22 @@ def test_search_time_knobs_apply_to_a_loaded_index_without_retraining(tmp_path: 
 
     hnsw = ItemIndex.build(vectors, IndexConfig(factory="HNSW16", ef_search=16)).searching(ef_search=200)
     assert faiss.downcast_index(hnsw.index).hnsw.efSearch == 200  # type: ignore[attr-defined]
+
+
+def test_hnsw_beam_is_at_least_k_wide() -> None:
+    import faiss
+
+    # FAISS's HNSW returns k rows from an efSearch-wide beam even when efSearch < k; the index
+    # widens it to k, so efSearch 16 asked for 200 of 3,000 finds what efSearch 200 finds.
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3000, 16)).astype(np.float32)
+    queries = rng.standard_normal((20, 16)).astype(np.float32)
+    exact = ItemIndex.build(vectors, IndexConfig(factory="Flat")).search(queries, 200)[1]
+    narrow = ItemIndex.build(vectors, IndexConfig(factory="HNSW16", ef_search=16))
+    found = narrow.search(queries, 200)[1]
+    recall = np.mean([len(np.intersect1d(f, e)) / 200 for f, e in zip(found, exact, strict=True)])
+    assert recall > 0.9
+    assert narrow.config.ef_search == 16  # the knob itself is kept
+    raw = faiss.downcast_index(narrow.index)
+    _, unwidened = raw.search(queries, 200)
+    assert np.mean([len(np.intersect1d(f, e)) / 200 for f, e in zip(unwidened, exact, strict=True)]) < recall

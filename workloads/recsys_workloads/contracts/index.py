@@ -56,7 +56,10 @@ class IndexConfig(SpecModel):
         "applied when Triton loads a version, no retraining",
     )
     ef_search: int = Field(
-        128, ge=1, description="HNSW search breadth; applied when Triton loads a version, no retraining"
+        128,
+        ge=1,
+        description="HNSW search breadth, raised to the candidates asked for when below them; "
+        "applied when Triton loads a version, no retraining",
     )
 
     @model_validator(mode="after")
