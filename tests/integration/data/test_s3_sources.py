@@ -456,7 +456,7 @@ def test_recsys_data_ingest_and_validate_read_an_s3_prefix(
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "canon" / s.MANIFEST_FILE).read_text())["source"] == uri
     result = runner.invoke(app, ["validate", uri])
-    assert result.exit_code == 1 and "needs --layout seed or rds" in result.output
+    assert result.exit_code == 1 and "needs --layout seed, rds or personalize" in result.output
     result = runner.invoke(app, ["validate", s3_bucket.uri("nope"), "--layout", "seed"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "nothing under this prefix" in " ".join(result.output.split())

@@ -88,7 +88,7 @@ class DataSourcesSpec(SpecModel):
         "ingest summary and the run's metrics); reject refuses the dataset, naming the row",
     )
     event_types: dict[str, CanonicalEventType] = Field(
-        default_factory=lambda: dict(DEFAULT_EVENT_TYPES),
+        default=DEFAULT_EVENT_TYPES,  # a value, not a factory: the CRD carries it, the API server fills it
         description="personalize layout: the shop's EVENT_TYPE values (compared without regard to case) and "
         "the canonical event type each one is (View, AddToCart, ViewCart, StartCheckout, Purchase, "
         "Impression); a value not listed is refused, naming the row. Setting it replaces the default, which "
