@@ -1,8 +1,11 @@
 """Benchmark the homepage request path: in-process vs the 14-step and fused Triton graphs.
 
-Starts its own redis-server and Triton (loopback, free ports). Reports p50/p95/p99 and
-throughput at 1 and 8 concurrent gRPC clients, the per-step profile of the in-process path,
-Triton's per-model compute/queue times (what bounds a graph), and item features from the
+Starts its own redis-server, Triton and `recsys api serve` (loopback, free ports). Reports
+p50/p95/p99 and throughput at 1 and 8 clients of: a floor (a copy-only Python-backend model, the
+cost of one Triton hop), both graphs over gRPC and the API over each (plus what the API adds,
+paired per request); the in-process path and its per-step profile; the served DLRM export
+against Keras' raw one (same run, same features); Triton's per-model compute/queue times (what
+bounds a graph), and item features from the
 in-memory cache vs per-request Valkey reads. The 50 known users get a live seen filter on
 every day of the window (30 items a day), so step 7 tests real bitmaps. `--million` repeats
 the latency runs on a synthetic 1M-item catalog (random item features and embeddings, IVF index).
