@@ -21,7 +21,6 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,6 +45,7 @@ from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import make_seen_filter
 from recsys_workloads.runtime import toolchain as toolchain_mod
 from recsys_workloads.runtime.ports import free_port, port_is_open
+from recsys_workloads.runtime.process import ManagedProcess
 from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.triton_server import TritonServer
 from recsys_workloads.serving.graph import REQUEST_INPUTS, RESPONSE_OUTPUTS, STEPS
@@ -58,7 +58,6 @@ from recsys_workloads.serving.triton.repository import build_version_repository
 from recsys_workloads.serving.triton.templates import tensor_list
 from recsys_workloads.vocab import ANONYMOUS_PREFIX
 
-GRAPHS = dict(ENSEMBLE_OF)
 FLOOR = "floor"
 # The floor: one Python-backend model with the homepage's inputs and outputs that only copies
 # (the excluded ids back as items): what a Triton hop costs with none of our code in it.
@@ -323,7 +322,7 @@ def bench_catalog(
     result["in_process_steps_ms"] = step_profile(local, reqs, profile_requests)
     result["dlrm_export"] = dlrm_export_ab(version, local, reqs[0], work / "raw-export")
     result["item_features_300"] = item_feature_sources(version, store.url)
-    for graph, ensemble in GRAPHS.items():
+    for graph, ensemble in ENSEMBLE_OF.items():
         repo = build_version_repository(version, work / f"models-{graph}", store.url, (graph,), config)
         add_floor_model(repo)
         server = TritonServer(toolchain, repo, work, model_control="explicit", load_models=[ensemble, FLOOR])
@@ -341,7 +340,7 @@ def bench_catalog(
                 return TritonRecommender(url, FLOOR, timeout_s=30).recommend
 
             result[graph] = {f"c{c}": run_clients(make, reqs, c) for c in (1, 8)}
-            api = ApiProcess(server.grpc_url, ensemble)
+            api = ApiProcess(server.grpc_url, ensemble, work / f"api-{graph}.log")
             try:
                 result[f"api_{graph}"] = {f"c{c}": run_clients(api.client, reqs, c) for c in (1, 8)}
                 result[f"api_{graph}_added_ms"] = paired_overhead(api.client(0), make(0), reqs)
@@ -377,19 +376,14 @@ def paired_overhead(
 class ApiProcess:
     """`recsys api serve` (the real uvicorn app) in front of one Triton ensemble, on a free port."""
 
-    def __init__(self, triton_url: str, model: str) -> None:
+    def __init__(self, triton_url: str, model: str, log: Path) -> None:
         self.port = free_port()
+        argv = [sys.executable, "-m", "recsys_workloads.serving.api.cli", "serve", "--triton-url", triton_url,
+                "--model", model, "--timeout-s", "30", "--port", str(self.port)]  # fmt: skip
         env = {**os.environ, "RECSYS_REDIS_URL": ""}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "recsys_workloads.serving.api.cli", "serve", "--triton-url", triton_url,
-             "--model", model, "--timeout-s", "30", "--port", str(self.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not port_is_open(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start (exit {self.process.poll()})")
-            time.sleep(0.1)
+        self.process = ManagedProcess("recommendation API", argv, log, env=env, ports=[self.port])
+        self.process.start()
+        self.process.wait_ready(lambda: port_is_open(self.port), timeout_s=60)
 
     def client(self, _: int) -> Callable[[RecommendationRequest], object]:
         """One keep-alive HTTP connection per client thread, as a load balancer's would be."""
@@ -413,8 +407,7 @@ class ApiProcess:
         return call
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        self.process.stop()
 
 
 def print_result(r: dict[str, Any]) -> None:
@@ -423,11 +416,11 @@ def print_result(r: dict[str, Any]) -> None:
     print("{:<28} {:>8} {:>8} {:>8} {:>8}".format("path", "p50 ms", "p95 ms", "p99 ms", "req/s"))
     ip = r["in_process"]
     print(row.format("in-process, 1 client", ip["p50"], ip["p95"], ip["p99"], ip["rps"]))
-    for graph in (FLOOR, *GRAPHS, *(f"api_{g}" for g in GRAPHS)):
+    for graph in (FLOOR, *ENSEMBLE_OF, *(f"api_{g}" for g in ENSEMBLE_OF)):
         for c in ("c1", "c8"):
             x = r[graph][c]
             print(row.format(f"{graph}, {c[1:]} clients", x["p50"], x["p95"], x["p99"], x["rps"]))
-    for graph in GRAPHS:
+    for graph in ENSEMBLE_OF:
         ratios = {c: r[graph][c]["p50"] / r[FLOOR][c]["p50"] for c in ("c1", "c8")}
         print(f"{graph} p50 / floor p50: 1 client {ratios['c1']:.1f}x, 8 clients {ratios['c8']:.1f}x")
         added = r[f"api_{graph}_added_ms"]
@@ -440,7 +433,7 @@ def print_result(r: dict[str, Any]) -> None:
     print(f"DLRM over {ab['candidates']} candidates, p50 ms: raw tf2onnx export {ab['p50_ms']['raw']:.3f} "
           f"({ab['nodes']['raw']} nodes), served {ab['p50_ms']['served']:.3f} ({ab['nodes']['served']} nodes): "
           f"{ab['speedup']:.2f}x, same scores")  # fmt: skip
-    for graph in GRAPHS:
+    for graph in ENSEMBLE_OF:
         prof = {k: round(v["compute_ms"], 3) for k, v in r[f"{graph}_profile"].items()}
         print(f"triton {graph} compute ms per model:", prof)
     items = r["item_features_300"]

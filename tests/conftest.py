@@ -27,6 +27,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, parts[0]))
 
 
+@dataclass
+class Clock:
+    """A time source the test sets (`clock.now += 1`), for code that takes `clock=`."""
+
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture(scope="session")
 def toolchain() -> toolchain_mod.Toolchain:
     try:

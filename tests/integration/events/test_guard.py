@@ -17,18 +17,11 @@ from recsys_workloads.events.app import create_app
 from recsys_workloads.events.client import EventClient
 from recsys_workloads.events.local_server import ThreadedServer
 from recsys_workloads.runtime.http_guard import TokenMissingError
+from tests.conftest import Clock
 from tests.integration.events.conftest import MakeConfig
-from tests.integration.serving.test_api_guard import call, no_triton, serve
+from tests.integration.serving.conftest import call, no_triton, serve
 
 TOKEN = "events-token-0123456789"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 Start = Callable[..., str]
@@ -99,7 +92,7 @@ def test_a_required_token_missing_from_the_environment_refuses_to_start(
 def test_a_client_over_its_rate_gets_429_with_retry_after_and_passes_after_the_refill(
     redis_url: str, make_config: MakeConfig, start: Start
 ) -> None:
-    clock = Clock()
+    clock = Clock(5_000.0)
     config = make_config(redis_url, guard={"rateLimit": {"requestsPerSecond": 1, "burst": 2}})
     url = start(config, env={}, clock=clock)
     assert [_call(url, body=_event(n))[0] for n in range(2)] == [200, 200]

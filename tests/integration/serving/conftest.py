@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,13 +18,16 @@ from recsys_workloads.contracts.models import DlrmConfig, EmbeddingConfig, Model
 from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest
+from recsys_workloads.events.local_server import ThreadedServer
 from recsys_workloads.models.export import export_version
 from recsys_workloads.models.pipeline import train_version
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
+from recsys_workloads.runtime.ports import LOOPBACK, free_port
 from recsys_workloads.runtime.redis_server import RedisServer
 from recsys_workloads.runtime.toolchain import Toolchain
 from recsys_workloads.runtime.triton_server import TritonServer
+from recsys_workloads.serving.api.app import ApiConfig, create_app
 from recsys_workloads.serving.item_cache import ItemCache
 from recsys_workloads.serving.recommender import Recommender
 from recsys_workloads.serving.triton.repository import build_version_repository
@@ -78,3 +85,28 @@ def homepage_stack(
     finally:
         server.stop()
         store.stop()
+
+
+# The API on a real server without Triton (the fallback answers): the guard tests of both
+# front doors use these.
+def serve(config: ApiConfig, **kwargs: Any) -> Iterator[str]:
+    """The API (`create_app(config, **kwargs)`) on a real uvicorn server; yields its URL once."""
+    with ThreadedServer(create_app(config, **kwargs)) as server:
+        yield server.url
+
+
+def call(url: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, dict[str, str], Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url + path, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, dict(resp.headers), json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read())
+
+
+def no_triton(**fields: Any) -> ApiConfig:
+    return ApiConfig.model_validate({"triton_url": f"{LOOPBACK}:{free_port()}", "timeout_s": 0.2, **fields})

@@ -5,63 +5,17 @@ The demo proxy forwarding to a token-guarded event service: tests/integration/ev
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-import uvicorn
 
 from recsys_workloads.contracts.access import AccessEnv
-from recsys_workloads.runtime.ports import LOOPBACK, free_port
-from recsys_workloads.serving.api.app import MAX_EXCLUDED, ApiConfig, create_app
+from recsys_workloads.serving.api.app import MAX_EXCLUDED
+from tests.conftest import Clock
+
+from .conftest import call, no_triton, serve
 
 TOKEN = "api-token-0123456789"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def serve(config: ApiConfig, **kwargs: Any) -> Iterator[str]:
-    port = free_port()
-    app = create_app(config, **kwargs)
-    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://{LOOPBACK}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def call(url: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, dict[str, str], Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url + path, data=data, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, dict(resp.headers), json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read())
-
-
-def no_triton(**fields: Any) -> ApiConfig:
-    return ApiConfig.model_validate({"triton_url": f"{LOOPBACK}:{free_port()}", "timeout_s": 0.2, **fields})
 
 
 @pytest.fixture
@@ -81,7 +35,7 @@ def test_recommendations_need_the_token_when_one_is_configured(guarded: str) -> 
 
 
 def test_a_client_over_its_rate_gets_429_and_passes_after_the_refill() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     config = no_triton(guard={"rateLimit": {"requestsPerSecond": 2, "burst": 2}})
     for url in serve(config, env={}, clock=clock):
         statuses = [call(url, "/v1/recommendations", {})[0] for _ in range(3)]

@@ -21,16 +21,9 @@ from recsys_workloads.runtime.http_guard import (
     load_token,
     required_token,
 )
+from tests.conftest import Clock
 
 TOKEN = "s3cret-token"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,7 +71,7 @@ def _call(
 
 def _guard(token: str = "", clock: Clock | None = None, **config: Any) -> HttpGuard:
     guard = GuardConfig.model_validate(config)
-    return HttpGuard(_echo, guard, token, TokenBuckets(guard.rate_limit, clock or Clock()))
+    return HttpGuard(_echo, guard, token, TokenBuckets(guard.rate_limit, clock or Clock(1_000.0)))
 
 
 def test_without_a_token_configured_requests_pass() -> None:
@@ -107,7 +100,7 @@ def test_health_readiness_metrics_and_docs_stay_open() -> None:
 
 
 def test_the_burst_passes_then_429_with_retry_after_until_the_bucket_refills() -> None:
-    clock = Clock()
+    clock = Clock(1_000.0)
     guard = _guard(clock=clock, rate_limit={"requestsPerSecond": 2, "burst": 3})
     assert [_call(guard)[0] for _ in range(3)] == [200, 200, 200]
     status, headers, body = _call(guard)
@@ -121,7 +114,7 @@ def test_the_burst_passes_then_429_with_retry_after_until_the_bucket_refills() -
 
 
 def test_retry_after_rounds_the_wait_up_to_whole_seconds() -> None:
-    clock = Clock()
+    clock = Clock(1_000.0)
     guard = _guard(clock=clock, rate_limit={"requestsPerSecond": 0.25, "burst": 1})
     assert _call(guard)[0] == 200
     status, headers, _ = _call(guard)
@@ -134,7 +127,7 @@ def test_rate_limit_comes_before_the_token_check_so_guessing_is_throttled() -> N
 
 
 def test_buckets_are_bounded_by_max_clients() -> None:
-    buckets = TokenBuckets(RateLimitConfig(requests_per_second=1, burst=1, max_clients=3), Clock())
+    buckets = TokenBuckets(RateLimitConfig(requests_per_second=1, burst=1, max_clients=3), Clock(1_000.0))
     for n in range(10):
         assert buckets.take(f"c{n}") == 0.0
     assert len(buckets._buckets) == 3

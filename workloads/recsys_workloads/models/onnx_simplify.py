@@ -35,7 +35,6 @@ class Simplified:
 
 class _Graph:
     def __init__(self, graph: onnx.GraphProto) -> None:
-        self.graph = graph
         self.producer = {out: node for node in graph.node for out in node.output}
         self.constants = {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
 
