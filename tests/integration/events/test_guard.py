@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,20 +38,8 @@ def start() -> Iterator[Start]:
         server.stop()
 
 
-def _call(
-    url: str, path: str = "/events", body: Any = None, token: str | None = None, raw: bytes | None = None
-) -> tuple[int, dict[str, str], Any]:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url + path, data=data, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            text = resp.read()
-            return resp.status, dict(resp.headers), json.loads(text) if path != "/metrics" else text
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read())
+def _call(url: str, path: str = "/events", **kwargs: Any) -> tuple[int, dict[str, str], Any]:
+    return call(url, path, **kwargs)
 
 
 def _event(n: int) -> dict[str, Any]:

@@ -95,17 +95,23 @@ def serve(config: ApiConfig, **kwargs: Any) -> Iterator[str]:
         yield server.url
 
 
-def call(url: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, dict[str, str], Any]:
-    data = json.dumps(body).encode() if body is not None else None
+def call(
+    url: str, path: str, body: Any = None, token: str | None = None, raw: bytes | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """POST `body` as JSON (or `raw` bytes; GET when neither); returns status, headers and the
+    body, parsed when it is JSON."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     headers = {"Content-Type": "application/json"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url + path, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, dict(resp.headers), json.loads(resp.read())
+            status, got, text = resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read())
+        status, got, text = exc.code, dict(exc.headers), exc.read()
+    is_json = "json" in next((v for k, v in got.items() if k.lower() == "content-type"), "")
+    return status, got, json.loads(text) if is_json else text
 
 
 def no_triton(**fields: Any) -> ApiConfig:
