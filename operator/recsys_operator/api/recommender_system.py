@@ -18,6 +18,7 @@ from recsys_operator.schedule import invalid_schedule
 from recsys_workloads.contracts.access import AuthSpec, RateLimitConfig
 from recsys_workloads.contracts.data_sources import DataSourcesSpec, GeneratorSpec
 from recsys_workloads.contracts.events import EventLimits, WalConfig
+from recsys_workloads.contracts.experiment import ExperimentSpec
 from recsys_workloads.contracts.images import SERVING_IMAGE, WORKLOADS_IMAGE
 from recsys_workloads.contracts.index import IndexConfig, ivf_lists
 from recsys_workloads.contracts.models import ModelsConfig
@@ -325,6 +326,11 @@ class RecommenderSystemSpec(SpecModel):
     events: EventServiceSpec = Field(default_factory=EventServiceSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     capacity: CapacitySpec = Field(default_factory=CapacitySpec)
+    experiment: ExperimentSpec | None = Field(
+        None,
+        description="an online experiment between model versions (sticky per visitor, decided on attributed "
+        "events); none: the current version serves everyone",
+    )
     suspend: bool = Field(False, description="stop reconciling and scheduling runs; serving stays as it is")
 
     def serving_graph(self) -> ServingGraphConfig:

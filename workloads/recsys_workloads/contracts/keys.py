@@ -27,6 +27,13 @@ the seen filters so one Lua script may claim events and update recent items atom
 
 A visitor is a user id or an anonymous id (``anon-...``); both share these layouts.
 
+Online experiments (`contracts.experiment`): the API writes one record per served homepage,
+the event service attributes events to it, the operator reads the per-arm counters:
+
+- ``rec:<recommendation id>``      hash: experiment, arm, version, items, served_at, and the
+                                   goals already counted; expires after the attribution window
+- ``exp:<experiment>:<arm>``       hash: per-arm counters (`ArmCounters` fields)
+
 Several recommenders may share one Valkey: with ``$RECSYS_KEY_NAMESPACE`` set (the operator
 sets ``<namespace>/<name>`` on every pod of a recommender) each key above starts with
 ``<namespace>:``, outside the hash tag, so slots are unchanged and deleting a recommender
@@ -44,6 +51,8 @@ POP_PREFIX = "pop"
 RECENT_PREFIX = "recent"
 TOP_CATEGORY_PREFIX = "topcat"
 EVENT_PREFIX = "evt"
+RECOMMENDATION_PREFIX = "rec"
+EXPERIMENT_PREFIX = "exp"
 SECONDS_PER_DAY = 86_400
 RECENT_KEPT = 50
 """Items a ``recent:{<user>}`` set keeps (the newest); the top category counts these."""
@@ -127,3 +136,17 @@ def event_id_key(user_id: str | int, event_id: str) -> str:
     if not event_id:
         raise ValueError("event id must be non-empty")
     return _ns(f"{EVENT_PREFIX}:{user_hash_tag(user_id)}:{event_id}")
+
+
+def recommendation_key(recommendation_id: str) -> str:
+    """The served homepage a later event may be attributed to."""
+    if not recommendation_id:
+        raise ValueError("recommendation id must be non-empty")
+    return _ns(f"{RECOMMENDATION_PREFIX}:{recommendation_id}")
+
+
+def arm_counters_key(experiment: str, arm: str) -> str:
+    """Per-arm counters of one experiment (homepages, attributed goals, errors, latency buckets)."""
+    if not experiment or not arm:
+        raise ValueError("experiment and arm must be non-empty")
+    return _ns(f"{EXPERIMENT_PREFIX}:{experiment}:{arm}")

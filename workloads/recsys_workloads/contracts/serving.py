@@ -17,10 +17,12 @@ __all__ = [
     "MAX_CATEGORY_CAP",
     "MAX_TEMPERATURE",
     "MAX_TOP_K",
+    "PINNED_SEPARATOR",
     "POPULAR_ENSEMBLE",
     "Ensemble",
     "Graph",
     "ServingGraphConfig",
+    "pinned_ensemble",
 ]
 
 Graph = Literal["ensemble", "fused"]
@@ -31,6 +33,20 @@ ENSEMBLE: Final = "homepage"
 FUSED_ENSEMBLE: Final = "homepage_fused"
 ENSEMBLE_OF: Final[dict[Graph, Ensemble]] = {"ensemble": ENSEMBLE, "fused": FUSED_ENSEMBLE}
 POPULAR_ENSEMBLE: Final = "homepage_popular"  # served from Valkey alone, before any version exists
+PINNED_SEPARATOR: Final = "__v"
+
+
+def pinned_ensemble(graph: Graph, version: int) -> str:
+    """The ensemble serving one pinned model version beside the current one (an experiment arm).
+
+    Its version-bound step models carry the same suffix (`<model>__v<N>`); steps that read no
+    version folder are shared with the current graph.
+    """
+    if version < 1:
+        raise ValueError(f"model versions start at 1, got {version}")
+    return f"{ENSEMBLE_OF[graph]}{PINNED_SEPARATOR}{version}"
+
+
 # Bounds the request path can run; the spec's fields declare the same ones (so the API server
 # refuses what serving would refuse later).
 MAX_CATEGORY_CAP: Final = 1_000

@@ -1,0 +1,171 @@
+"""Online experiments: the spec's arms, what the API serves per arm, and where the counts live.
+
+`spec.experiment` names arms by model version (`latest`: whatever Triton serves as current;
+`popular`: the popularity path, a deliberately weak baseline). The operator resolves them to
+`ResolvedExperiment` (concrete versions, each arm's Triton ensemble) and hands that to the API
+as JSON in `ExperimentEnv.EXPERIMENT`; the API assigns visitors, tags every homepage with a
+recommendation id, and logs it; the event service attributes later events to the arm; the
+operator reads the per-arm counts back and decides (`experiments.decision`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal, Self
+
+from pydantic import Field, WithJsonSchema, model_validator
+
+from recsys_workloads.contracts.spec import SpecModel
+
+ARM_NAME_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+EXPERIMENT_NAME_PATTERN: Final = ARM_NAME_PATTERN
+MAX_ARMS: Final = 8
+WEIGHT_TOTAL: Final = 100
+BUCKETS: Final = 10_000  # assignment resolution: a weight is WEIGHT_TOTAL-ths, so 100 buckets each
+# Kubernetes' structural schemas have no int-or-enum union: the CRD takes an int or a string and
+# pydantic (the operator's parse, reported as Stalled) refuses anything but >= 1, latest, popular.
+ArmVersion = Annotated[
+    int | Literal["latest", "popular"],
+    WithJsonSchema(
+        {"x-kubernetes-int-or-string": True, "description": "a version number, latest or popular"}
+    ),
+]
+PromoteMode = Literal["Auto", "Manual"]
+Goal = Literal["click", "addToCart", "purchase"]
+# Event types of the event service that count for each goal (an attributed event on an item of
+# the homepage it came from).
+GOAL_EVENT_TYPE: Final[dict[Goal, str]] = {"click": "View", "addToCart": "AddToCart", "purchase": "Purchase"}
+
+
+class GuardrailsSpec(SpecModel):
+    """When the decision may be taken, and what disqualifies an arm whatever its goal rate."""
+
+    min_homepages: int = Field(
+        1_000,
+        ge=10,
+        le=100_000_000,
+        description="homepages every live arm must have served before a decision",
+    )
+    max_duration_hours: float = Field(
+        168.0,
+        gt=0,
+        le=24 * 90,
+        description="after this long without a winner the experiment ends Inconclusive and the first arm stays",
+    )
+    latency_p99_ms: float | None = Field(
+        None, gt=0, le=60_000, description="an arm whose p99 homepage latency exceeds this loses"
+    )
+    error_rate: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="an arm whose share of failed homepages (popularity fallback) exceeds this loses",
+    )
+
+
+class ArmSpec(SpecModel):
+    name: str = Field(max_length=32, pattern=ARM_NAME_PATTERN, description="arm name (lowercase DNS label)")
+    version: ArmVersion = Field(
+        description="published model version, 'latest' (the served version) or 'popular' (the popularity path)"
+    )
+    weight: int = Field(
+        0, ge=0, le=WEIGHT_TOTAL, description="percent of visitors shown this arm; live arms sum to 100"
+    )
+    shadow: bool = Field(
+        False, description="computed and logged for every request of the live arms, never shown (weight 0)"
+    )
+
+    @model_validator(mode="after")
+    def _version(self) -> Self:
+        if isinstance(self.version, int) and self.version < 1:
+            raise ValueError(f"arm {self.name!r}: version must be >= 1, 'latest' or 'popular'")
+        if self.shadow and self.weight:
+            raise ValueError(f"arm {self.name!r}: a shadow arm is never shown, so its weight must be 0")
+        return self
+
+
+class ExperimentSpec(SpecModel):
+    """Two or more arms on live traffic, sticky per visitor, decided on attributed events."""
+
+    name: str = Field(
+        max_length=40,
+        pattern=EXPERIMENT_NAME_PATTERN,
+        description="experiment name: part of the assignment hash (a new name reshuffles visitors)",
+    )
+    arms: list[ArmSpec] = Field(min_length=2, max_length=MAX_ARMS)
+    goal: Goal = Field("click", description="the rate the decision compares: click, addToCart or purchase")
+    promote: PromoteMode = Field(
+        "Manual",
+        description="Auto: serve the winner (or roll back a loser) when decided; Manual: report only",
+    )
+    confidence: float = Field(
+        0.95, ge=0.5, lt=1, description="posterior probability an arm must reach to be the winner"
+    )
+    attribution_window_s: int = Field(
+        1_800,
+        ge=60,
+        le=7 * 86_400,
+        description="events later than this after the homepage are not attributed",
+    )
+    guardrails: GuardrailsSpec = Field(default_factory=GuardrailsSpec)
+
+    @model_validator(mode="after")
+    def _arms(self) -> Self:
+        names = [a.name for a in self.arms]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"experiment.arms: names {twice} appear more than once")
+        shadows = [a.name for a in self.arms if a.shadow]
+        if len(shadows) > 1:
+            raise ValueError(f"experiment.arms: at most one shadow arm, got {shadows}")
+        live = [a for a in self.arms if not a.shadow]
+        total = sum(a.weight for a in live)
+        if total != WEIGHT_TOTAL:
+            weights = {a.name: a.weight for a in live}
+            raise ValueError(
+                f"experiment.arms: live arm weights must sum to {WEIGHT_TOTAL}, got {total} {weights}"
+            )
+        if any(a.weight == 0 for a in live):
+            raise ValueError(
+                "experiment.arms: a live arm with weight 0 gets no traffic (make it shadow or remove it)"
+            )
+        return self
+
+    @property
+    def live_arms(self) -> list[ArmSpec]:
+        return [a for a in self.arms if not a.shadow]
+
+    @property
+    def shadow_arm(self) -> ArmSpec | None:
+        return next((a for a in self.arms if a.shadow), None)
+
+
+class ResolvedArm(SpecModel):
+    """An arm as the API serves it: a concrete version (None: popularity) and its Triton ensemble."""
+
+    name: str
+    version: int | None
+    weight: int
+    shadow: bool = False
+    ensemble: str
+
+
+class ResolvedExperiment(SpecModel):
+    """What the operator hands the API: the arms with versions resolved, or one winner after a decision."""
+
+    name: str
+    arms: list[ResolvedArm]
+    attribution_window_s: int
+
+    @property
+    def live_arms(self) -> list[ResolvedArm]:
+        return [a for a in self.arms if not a.shadow]
+
+    @property
+    def shadow_arm(self) -> ResolvedArm | None:
+        return next((a for a in self.arms if a.shadow), None)
+
+
+class ExperimentEnv:
+    """Environment keys the operator (and local mode) set on the API pods."""
+
+    EXPERIMENT: Final = "RECSYS_EXPERIMENT"  # a ResolvedExperiment as JSON; unset: no experiment
