@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_operator.api import recommender_system as rs
 from recsys_operator.api.conditions import Condition, ConditionStatus, set_condition
-from recsys_operator.api.recommender_system import ModelStatus
+from recsys_operator.api.recommender_system import ExperimentStatus, ModelStatus
 from recsys_operator.diagnosis import Problem
 
 
@@ -272,3 +272,40 @@ def api_refusal_conditions(
         return set_condition(conditions, rs.RECONCILING, "False", reason, "", generation, at)
     conditions = set_condition(conditions, rs.STALLED, "False", "SpecValid", "", generation, at)
     return set_condition(conditions, rs.RECONCILING, "True", reason, f"retrying: {message}", generation, at)
+
+
+def experiment_conditions(
+    current: Sequence[Condition],
+    experiment: ExperimentStatus | None,
+    problems: Sequence[str],
+    promote: str,
+    generation: int,
+    at: dt.datetime | None = None,
+) -> list[Condition]:
+    """ExperimentConcluded (not part of Ready): True once decided, False while running or unservable;
+    gone when the spec has no experiment."""
+    if experiment is None and not problems:
+        return [c for c in current if c.type != rs.EXPERIMENT_CONCLUDED]
+    if problems or experiment is None:
+        message = "; ".join(problems) + ": everyone is served the current version meanwhile"
+        return set_condition(
+            current, rs.EXPERIMENT_CONCLUDED, "False", "ArmNotServable", message, generation, at
+        )
+    if experiment.phase == "Running":
+        return set_condition(
+            current, rs.EXPERIMENT_CONCLUDED, "False", experiment.reason, experiment.message, generation, at
+        )
+    then = (
+        f"{experiment.winner} now serves everyone"
+        if promote == "Auto"
+        else "promote: Manual: the split continues until spec.experiment changes"
+    )
+    return set_condition(
+        current,
+        rs.EXPERIMENT_CONCLUDED,
+        "True",
+        experiment.reason,
+        f"winner {experiment.winner}: {experiment.message}; {then}",
+        generation,
+        at,
+    )

@@ -1,10 +1,12 @@
-"""The operator's door to Valkey: removing a deleted recommender's keys (online/keys.py layout)."""
+"""The operator's door to Valkey: removing a deleted recommender's keys, reading experiment counters."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from recsys_workloads.contracts import keys
+from recsys_workloads.contracts.experiment import ArmCounters
 from recsys_workloads.online.client import connect
 
 BATCH = 500
@@ -25,3 +27,25 @@ def delete_namespace(url: str, namespace: str, timeout_s: float = 5.0) -> int:
     finally:
         client.close()
     return deleted
+
+
+def read_arm_counters(
+    url: str, namespace: str, experiment: str, arms: Sequence[str], timeout_s: float = 5.0
+) -> dict[str, ArmCounters]:
+    """Each arm's counters (one pipelined HGETALL per arm); raises RedisError/OSError when unreachable."""
+    client = connect(url, timeout_s=timeout_s)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for arm in arms:
+            pipe.hgetall(keys.arm_counters_key(experiment, arm, namespace))
+        raw = pipe.execute()
+    finally:
+        client.close()
+    return {
+        arm: ArmCounters.from_hash({_text(k): _text(v) for k, v in found.items()})
+        for arm, found in zip(arms, raw, strict=True)
+    }
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

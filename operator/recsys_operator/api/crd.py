@@ -163,6 +163,9 @@ def recommender_system_crd() -> dict[str, Any]:
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         _condition_column(rs.READY, "reason", "Reason", priority=1),
         _condition_column(rs.READY, "message", "Message", priority=1),
+        {"name": "Experiment", "type": "string", "jsonPath": ".status.experiment.phase", "priority": 1},
+        {"name": "Winner", "type": "string", "jsonPath": ".status.experiment.winner", "priority": 1},
+        {"name": "Arms", "type": "string", "jsonPath": ".status.experiment.summary", "priority": 1},
     ]
     schema = _resource_schema(
         rs.RecommenderSystemSpec,

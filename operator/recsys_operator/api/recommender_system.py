@@ -57,6 +57,7 @@ CAPACITY_READY = "CapacityReady"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 MODEL_UP_TO_DATE = "ModelUpToDate"  # the newest trained version serves; not part of Ready
+EXPERIMENT_CONCLUDED = "ExperimentConcluded"  # spec.experiment has a decision; not part of Ready
 COMPONENT_CONDITIONS = (
     FEATURE_STORE_READY,
     INDEX_READY,
@@ -399,6 +400,50 @@ class ModelStatus(SpecModel):
     )
 
 
+ExperimentPhase = Literal["Running", "Concluded", "Inconclusive", "Invalid"]
+
+
+class ArmStatus(SpecModel):
+    """One arm's live numbers: homepage-level rates with 95 % Wilson intervals."""
+
+    name: str
+    version: int | None = Field(None, description="model version served (None: the popularity path)")
+    weight: int = 0
+    shadow: bool = False
+    homepages: int = Field(0, description="homepages served (shadow: computed, never shown)")
+    goal_homepages: int = Field(0, description="homepages with at least one attributed goal event")
+    goal_rate: float | None = Field(None, description="goal_homepages / homepages")
+    goal_rate_low: float | None = Field(None, description="95 % interval, lower end")
+    goal_rate_high: float | None = Field(None, description="95 % interval, upper end")
+    click_rate: float | None = Field(None, description="homepages with an attributed click / homepages")
+    add_to_cart_rate: float | None = None
+    purchase_rate: float | None = None
+    probability_best: float | None = Field(
+        None, description="posterior probability that this arm's goal rate is the highest of the live arms"
+    )
+    latency_p99_ms: float | None = Field(None, description="p99 homepage latency (bucket upper edge)")
+    error_rate: float | None = Field(None, description="share of homepages the popularity fallback answered")
+    overlap: float | None = Field(None, description="shadow: mean share of its items that were also shown")
+    disqualified: str | None = Field(None, description="the guardrail this arm breached, if any")
+
+
+class ExperimentStatus(SpecModel):
+    """Where spec.experiment stands: per-arm numbers, and the decision once taken."""
+
+    name: str
+    phase: ExperimentPhase = "Running"
+    goal: str = "click"
+    started_at: dt.datetime | None = None
+    decided_at: dt.datetime | None = None
+    winner: str | None = Field(
+        None, description="the arm that serves everyone after the decision (promote: Auto)"
+    )
+    reason: str = ""
+    message: str = ""
+    summary: str = Field("", description="one line per arm: name version rate [low, high] P(best)")
+    arms: list[ArmStatus] = Field(default_factory=list)
+
+
 class RecommenderSystemStatus(SpecModel):
     """Observed state, written by the operator."""
 
@@ -411,3 +456,4 @@ class RecommenderSystemStatus(SpecModel):
     last_schedule_time: dt.datetime | None = Field(
         None, description="slot of the newest scheduled incremental run"
     )
+    experiment: ExperimentStatus | None = Field(None, description="the online experiment (spec.experiment)")

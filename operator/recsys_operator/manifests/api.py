@@ -14,6 +14,7 @@ from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common, events, triton, web
 from recsys_operator.manifests.common import Manifest, Owner
 from recsys_workloads.contracts.access import AccessEnv
+from recsys_workloads.contracts.experiment import ResolvedExperiment
 from recsys_workloads.contracts.serving import ENSEMBLE_OF
 
 COMPONENT = "api"
@@ -26,7 +27,9 @@ def ensemble(spec: RecommenderSystemSpec) -> str:
     return ENSEMBLE_OF[spec.serving.graph]
 
 
-def config(owner: Owner, spec: RecommenderSystemSpec) -> dict[str, Any]:
+def config(
+    owner: Owner, spec: RecommenderSystemSpec, experiment: ResolvedExperiment | None = None
+) -> dict[str, Any]:
     """No `catalog`: item details and the demo page are local mode's; the pod mounts no dataset."""
     events_url = f"http://{owner.child_name(events.COMPONENT)}.{owner.namespace}.svc:{events.PORT}"
     return {
@@ -36,14 +39,20 @@ def config(owner: Owner, spec: RecommenderSystemSpec) -> dict[str, Any]:
         "redis_url": web.redis_url(owner, spec),
         "events_url": events_url if spec.events.replicas else "",
         "guard": web.guard(spec.api.auth, spec.api.rate_limit),
+        "experiment": experiment.model_dump(mode="json") if experiment is not None else None,
     }
 
 
-def config_map(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
-    return web.config_map(owner, COMPONENT, CONFIG_FILE, config(owner, spec))
+def config_map(
+    owner: Owner, spec: RecommenderSystemSpec, experiment: ResolvedExperiment | None = None
+) -> Manifest:
+    return web.config_map(owner, COMPONENT, CONFIG_FILE, config(owner, spec, experiment))
 
 
-def deployment(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
+def deployment(
+    owner: Owner, spec: RecommenderSystemSpec, experiment: ResolvedExperiment | None = None
+) -> Manifest:
+    """The config's hash is in the pod template: a changed split (or a decision) rolls the pods."""
     container = web.container(
         spec,
         owner,
@@ -72,7 +81,7 @@ def deployment(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
             "replicas": spec.api.replicas,
             "selector": {"matchLabels": owner.selector(COMPONENT)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": web.pod_template(owner, COMPONENT, config(owner, spec), container, []),
+            "template": web.pod_template(owner, COMPONENT, config(owner, spec, experiment), container, []),
         },
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import api, events, network, triton, valkey
 from recsys_operator.manifests.common import Manifest, Owner
+from recsys_workloads.contracts.experiment import ResolvedExperiment
 
 
 def desired_objects(
@@ -16,10 +17,12 @@ def desired_objects(
     spec: RecommenderSystemSpec,
     hpa_api_version: str = "autoscaling/v2",
     model_version: int | None = None,
+    experiment: ResolvedExperiment | None = None,
 ) -> list[Manifest]:
-    """`model_version` is status.model.currentVersion: new Triton pods render that version."""
+    """`model_version` is status.model.currentVersion: new Triton pods render that version;
+    `experiment`: the arms the API splits visitors over (spec.experiment, resolved)."""
     objects = [
-        api.config_map(owner, spec),
+        api.config_map(owner, spec, experiment),
         events.config_map(owner, spec),
         triton.model_volume_claim(owner, spec),
         events.log_volume_claim(owner, spec),
@@ -32,7 +35,7 @@ def desired_objects(
         objects.append(triton.autoscaler(owner, spec, hpa_api_version))
     objects += [
         api.service(owner),
-        api.deployment(owner, spec),
+        api.deployment(owner, spec, experiment),
         events.service(owner),
         events.statefulset(owner, spec),
     ]

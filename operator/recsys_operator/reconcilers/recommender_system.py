@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -11,25 +12,36 @@ from redis.exceptions import RedisError
 
 from recsys_operator.adapters.eks import CapacityState, EksNodeGroups
 from recsys_operator.adapters.kube import Cluster, ClusterCallError, KindNotServedError
-from recsys_operator.adapters.valkey import delete_namespace
+from recsys_operator.adapters.valkey import delete_namespace, read_arm_counters
 from recsys_operator.api import API_VERSION
 from recsys_operator.api import recommender_system as rs
 from recsys_operator.api import training_run as tr
 from recsys_operator.api.conditions import Condition
-from recsys_operator.api.recommender_system import ModelStatus, RecommenderSystemSpec, validate
+from recsys_operator.api.recommender_system import (
+    ExperimentStatus,
+    ModelStatus,
+    RecommenderSystemSpec,
+    validate,
+)
 from recsys_operator.diagnosis import Problem, claim_problem, first_pod_problem
 from recsys_operator.manifests import api, capacity, events, training, triton, valkey, web
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 from recsys_operator.manifests.names import name_problems
 from recsys_operator.reconcilers import built_with
+from recsys_operator.reconcilers import experiment as experiments
 from recsys_operator.status import (
     Observed,
     api_refusal_conditions,
     component_states,
+    experiment_conditions,
     invalid_spec_conditions,
     reconcile_conditions,
 )
+from recsys_workloads.contracts.experiment import ArmCounters, ResolvedExperiment
+
+# (Valkey URL, key namespace, experiment, arm names) -> each arm's counters
+CounterReader = Callable[[str, str, str, Sequence[str]], dict[str, ArmCounters]]
 
 
 def spec_problems(
@@ -258,7 +270,11 @@ def _training_problem(run: Mapping[str, Any] | None) -> Problem | None:
 
 
 def reconcile(
-    body: Mapping[str, Any], cluster: Cluster, eks: EksFactory = EksNodeGroups.from_environment
+    body: Mapping[str, Any],
+    cluster: Cluster,
+    eks: EksFactory = EksNodeGroups.from_environment,
+    read_counters: CounterReader = read_arm_counters,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> dict[str, Any]:
     """Apply what the spec asks for and return the new `.status` (conditions as whole lists)."""
     meta = body["metadata"]
@@ -271,17 +287,59 @@ def reconcile(
     if spec is None or problems:
         conditions = invalid_spec_conditions(current, problems, generation)
     else:
+        served, judged, arm_problems = run_experiment(owner, spec, status, read_counters, now())
+        extra["experiment"] = judged.to_spec() if judged is not None else None
         try:
-            capacity_state = _apply(cluster, owner, spec, status, eks, started=extra)
+            capacity_state = _apply(cluster, owner, spec, status, eks, started=extra, experiment=served)
             observed = observe(cluster, owner, spec, status, capacity_state)
             conditions = reconcile_conditions(current, observed, generation)
         except ClusterCallError as exc:
             conditions = api_refusal_conditions(current, exc.code, exc.permanent, str(exc), generation)
+        promote = spec.experiment.promote if spec.experiment else "Manual"
+        conditions = experiment_conditions(conditions, judged, arm_problems, promote, generation)
     return {
         "observedGeneration": generation,
         "conditions": [c.to_spec() for c in conditions],
         **extra,
     }
+
+
+def run_experiment(
+    owner: Owner,
+    spec: RecommenderSystemSpec,
+    status: Mapping[str, Any],
+    read_counters: CounterReader,
+    at: dt.datetime,
+) -> tuple[ResolvedExperiment | None, ExperimentStatus | None, list[str]]:
+    """What the API serves (all arms, the winner alone, or None), the experiment's status, and arms
+    that cannot be served (an unknown version: everyone gets the current version meanwhile)."""
+    if spec.experiment is None:
+        return None, None, []
+    model = ModelStatus.model_validate(status.get("model") or {})
+    raw = status.get("experiment")
+    previous = ExperimentStatus.model_validate(raw) if raw else None
+    if previous is not None and previous.name != spec.experiment.name:
+        previous = None
+    arms, problems = experiments.resolve(spec.experiment, model, spec.serving.graph)
+    if arms is None:
+        invalid = ExperimentStatus(
+            name=spec.experiment.name, phase="Invalid", reason="ArmNotServable", message="; ".join(problems)
+        )
+        return None, invalid, problems
+    try:
+        counters = read_counters(
+            web.redis_url(owner, spec),
+            web.key_namespace(owner),
+            spec.experiment.name,
+            [a.name for a in arms.arms],
+        )
+    except (RedisError, OSError) as exc:
+        kept = previous or ExperimentStatus(name=spec.experiment.name, started_at=at)
+        judged = kept.model_copy(update={"message": f"counters unreadable in Valkey ({exc}); {kept.message}"})
+    else:
+        judged = experiments.evaluate(spec.experiment, arms, counters, previous, at)
+    served, _ = experiments.resolve(spec.experiment, model, spec.serving.graph, judged)
+    return served, judged, []
 
 
 def _apply(
@@ -291,6 +349,7 @@ def _apply(
     status: Mapping[str, Any],
     eks: EksFactory,
     started: dict[str, Any],
+    experiment: ResolvedExperiment | None = None,
 ) -> CapacityState:
     """Every child in order; what it starts is recorded in `started` (status fields) as it goes,
     so a later refusal does not lose it."""
@@ -298,7 +357,7 @@ def _apply(
         return CapacityState(ready=True, message="suspended")
     capacity_state = reconcile_capacity(cluster, owner, spec, eks)
     serving_version = (status.get("model") or {}).get("currentVersion")
-    for manifest in desired_objects(owner, spec, cluster.hpa_api_version(), serving_version):
+    for manifest in desired_objects(owner, spec, cluster.hpa_api_version(), serving_version, experiment):
         cluster.apply(manifest)
     if needs_initial_training(spec, status):
         cluster.apply(training.training_run(owner, training.initial_run_name(owner), "Initial"))

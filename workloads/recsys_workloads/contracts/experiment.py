@@ -91,7 +91,11 @@ class ExperimentSpec(SpecModel):
         pattern=EXPERIMENT_NAME_PATTERN,
         description="experiment name: part of the assignment hash (a new name reshuffles visitors)",
     )
-    arms: list[ArmSpec] = Field(min_length=2, max_length=MAX_ARMS)
+    arms: list[ArmSpec] = Field(
+        min_length=2,
+        max_length=MAX_ARMS,
+        description="the first is the control: it stays when the experiment ends without a winner",
+    )
     goal: Goal = Field("click", description="the rate the decision compares: click, addToCart or purchase")
     promote: PromoteMode = Field(
         "Manual",
@@ -152,9 +156,16 @@ class ResolvedArm(SpecModel):
 class ResolvedExperiment(SpecModel):
     """What the operator hands the API: the arms with versions resolved, or one winner after a decision."""
 
-    name: str
-    arms: list[ResolvedArm]
-    attribution_window_s: int
+    name: str = Field(max_length=40, pattern=EXPERIMENT_NAME_PATTERN)
+    arms: list[ResolvedArm] = Field(min_length=1, max_length=MAX_ARMS)
+    attribution_window_s: int = Field(ge=60, le=7 * 86_400)
+
+    @model_validator(mode="after")
+    def _weights(self) -> Self:
+        total = sum(a.weight for a in self.arms if not a.shadow)
+        if total != WEIGHT_TOTAL:
+            raise ValueError(f"live arm weights must sum to {WEIGHT_TOTAL}, got {total}")
+        return self
 
     @property
     def live_arms(self) -> list[ResolvedArm]:
@@ -169,3 +180,81 @@ class ExperimentEnv:
     """Environment keys the operator (and local mode) set on the API pods."""
 
     EXPERIMENT: Final = "RECSYS_EXPERIMENT"  # a ResolvedExperiment as JSON; unset: no experiment
+
+
+# Upper edges (ms) of the per-arm latency buckets the API counts in Valkey; the operator reads
+# the p99 guardrail off them (the bucket edge at or above the 99th percentile: conservative).
+LATENCY_BUCKETS_MS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000)
+GOALS: Final[tuple[Goal, ...]] = ("click", "addToCart", "purchase")
+
+
+class CounterField:
+    """Field names of the ``exp:<experiment>:<arm>`` hash (writers: API, event service; reader: operator)."""
+
+    HOMEPAGES: Final = "homepages"  # homepages served by the arm (shadow: computed)
+    ERRORS: Final = "errors"  # of those, answered by the popularity fallback (the arm failed)
+    OVERLAP_MILLI: Final = "overlap_milli"  # shadow: sum of 1000 x share of items also in the live answer
+
+    @staticmethod
+    def goal_homepages(goal: Goal) -> str:
+        """Homepages with at least one attributed `goal` event (the binomial the decision compares)."""
+        return f"goal:{goal}"
+
+    @staticmethod
+    def goal_events(goal: Goal) -> str:
+        """Every attributed `goal` event (several clicks on one homepage count several times)."""
+        return f"events:{goal}"
+
+    @staticmethod
+    def latency_bucket(edge_ms: int) -> str:
+        """Homepages answered within `edge_ms` (not cumulative: each falls in its first bucket)."""
+        return f"lat:{edge_ms}"
+
+
+class RecommendationField:
+    """Field names of the ``rec:<recommendation id>`` hash (writer: API; reader: event service)."""
+
+    EXPERIMENT: Final = "experiment"
+    ARM: Final = "arm"
+    VERSION: Final = "version"  # "" for the popularity path
+    VISITOR: Final = "visitor"  # only this visitor's events are attributed to it
+    ITEMS: Final = "items"  # the shown item ids, ITEM_SEPARATOR-joined
+    SERVED_AT: Final = "served_at"  # Unix seconds
+
+    @staticmethod
+    def counted(goal: Goal) -> str:
+        """Set once the homepage's first `goal` event was counted (HSETNX)."""
+        return f"counted:{goal}"
+
+
+ITEM_SEPARATOR: Final = " "  # item ids match an id pattern without spaces
+
+
+class ArmCounters(SpecModel):
+    """One arm's counters as read back from Valkey."""
+
+    homepages: int = 0
+    errors: int = 0
+    overlap_milli: int = 0
+    goal_homepages: dict[Goal, int] = Field(default_factory=dict)
+    goal_events: dict[Goal, int] = Field(default_factory=dict)
+    latency_buckets: dict[int, int] = Field(default_factory=dict, description="edge ms -> homepages")
+
+    @classmethod
+    def from_hash(cls, raw: dict[str, str]) -> ArmCounters:
+        """Parse an HGETALL answer (missing fields are 0; unknown ones are ignored)."""
+
+        def count(name: str) -> int:
+            try:
+                return max(0, int(raw.get(name, 0)))
+            except ValueError:
+                return 0
+
+        return cls(
+            homepages=count(CounterField.HOMEPAGES),
+            errors=count(CounterField.ERRORS),
+            overlap_milli=count(CounterField.OVERLAP_MILLI),
+            goal_homepages={g: count(CounterField.goal_homepages(g)) for g in GOALS},
+            goal_events={g: count(CounterField.goal_events(g)) for g in GOALS},
+            latency_buckets={e: count(CounterField.latency_bucket(e)) for e in LATENCY_BUCKETS_MS},
+        )

@@ -64,8 +64,9 @@ def namespace() -> str:
     return os.environ.get(NAMESPACE_ENV, "")
 
 
-def _ns(key: str) -> str:
-    ns = namespace()
+def _ns(key: str, ns: str | None = None) -> str:
+    """`key` under `ns` (default: this process's namespace)."""
+    ns = namespace() if ns is None else ns
     return f"{ns}:{key}" if ns else key
 
 
@@ -145,8 +146,10 @@ def recommendation_key(recommendation_id: str) -> str:
     return _ns(f"{RECOMMENDATION_PREFIX}:{recommendation_id}")
 
 
-def arm_counters_key(experiment: str, arm: str) -> str:
-    """Per-arm counters of one experiment (homepages, attributed goals, errors, latency buckets)."""
+def arm_counters_key(experiment: str, arm: str, ns: str | None = None) -> str:
+    """Per-arm counters of one experiment (homepages, attributed goals, errors, latency buckets).
+
+    `ns`: the recommender's namespace, for a reader serving many (the operator)."""
     if not experiment or not arm:
         raise ValueError("experiment and arm must be non-empty")
-    return _ns(f"{EXPERIMENT_PREFIX}:{experiment}:{arm}")
+    return _ns(f"{EXPERIMENT_PREFIX}:{experiment}:{arm}", ns)

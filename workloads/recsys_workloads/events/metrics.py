@@ -23,6 +23,13 @@ class EventMetrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=self.registry,
         )
+        self.attributions = Counter(
+            "recsys_event_attributions",
+            "Events naming a recommendation_id by outcome (attributed, expired, other_visitor, not_shown, "
+            "outside_window, store_down)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.wal_bytes = Gauge(
             "recsys_event_wal_bytes", "Bytes in WAL segments not yet in parquet", registry=self.registry
         )

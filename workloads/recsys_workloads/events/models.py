@@ -46,6 +46,14 @@ class Event(BaseModel):
         le=s.MAX_TIMESTAMP,
         description="Unix seconds (UTC) when it happened; omitted: the server's clock",
     )
+    recommendation_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="the homepage's recommendation_id (Personalize's RECOMMENDATION_ID) when the item was "
+        "clicked from it: View, AddToCart and Purchase on its items count for its experiment arm",
+    )
 
     @model_validator(mode="after")
     def _one_visitor(self) -> Self:

@@ -22,6 +22,7 @@ from recsys_workloads.events.models import Event, EventOutcome, EventsResponse
 from recsys_workloads.events.offline_log import EVENT_ID, Record, record_key
 from recsys_workloads.events.online_effects import Claim, OnlineEffects
 from recsys_workloads.events.validation import EventRejectedError, validate_request
+from recsys_workloads.experiments.attribution import GOAL_OF_EVENT_TYPE, Attributable, attribute
 from recsys_workloads.online.client import OnlineStoreUnavailableError, connect
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class EventService:
                 self.config.claim_ttl_s,
                 exc,
             )
+        self._attribute([events[i] for i in new], [times[i] for i in new])
         counts = Counter((status, events[i].event_type) for i, status in enumerate(claim.statuses))
         for (status, event_type), n in counts.items():
             self.metrics.events.labels("accepted" if status == "new" else "duplicate", event_type).inc(n)
@@ -129,6 +131,28 @@ class EventService:
             for e, st in zip(events, claim.statuses, strict=True)
         ]
         return EventsResponse(accepted=len(new), duplicates=len(events) - len(new), results=results)
+
+    def _attribute(self, events: list[Event], times: list[int]) -> None:
+        """Credit new events to their experiment arms; best effort, after they are durable.
+
+        Attribution is a report, not state the homepage needs: a Valkey failure here is
+        counted (`store_down`) and the events are still acknowledged.
+        """
+        credit = [
+            Attributable(e.recommendation_id, e.visitor, e.item_id, GOAL_OF_EVENT_TYPE[e.event_type], at)
+            for e, at in zip(events, times, strict=True)
+            if e.recommendation_id is not None and e.event_type in GOAL_OF_EVENT_TYPE
+        ]
+        if not credit:
+            return
+        try:
+            outcomes = attribute(self.effects.client, credit)
+        except OnlineStoreUnavailableError as exc:
+            log.warning("%d events not attributed to their experiment arm: %s", len(credit), exc)
+            self.metrics.attributions.labels("store_down").inc(len(credit))
+            return
+        for result, n in outcomes.items():
+            self.metrics.attributions.labels(result).inc(n)
 
     def _release_quietly(self, events: list[Event], claim: Claim) -> None:
         with contextlib.suppress(OnlineStoreUnavailableError):  # else the claims expire after claimTtlS

@@ -17,13 +17,15 @@ in step with wherever the API is exposed), and validation stays the event servic
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -34,6 +36,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from recsys_workloads.contracts.access import AccessEnv, GuardConfig
+from recsys_workloads.contracts.experiment import ResolvedArm, ResolvedExperiment
 from recsys_workloads.contracts.serving import ENSEMBLE, Ensemble
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
@@ -46,6 +49,7 @@ from recsys_workloads.serving.api.demo_catalog import (
     RegisteredVisitor,
     fresh_visitor_ids,
 )
+from recsys_workloads.serving.api.experiment import ExperimentRouter
 from recsys_workloads.serving.popular import recommend_popular
 from recsys_workloads.serving.recommender import RecommendationRequest
 from recsys_workloads.serving.triton.client import AsyncTritonRecommender, TritonUnavailableError
@@ -88,6 +92,17 @@ class ApiConfig(BaseModel):
         default_factory=GuardConfig,
         description="token, rate limit and body size in front of every route but health, docs and static files",
     )
+    experiment: ResolvedExperiment | None = Field(
+        None, description="arms to split visitors over (needs redis_url: homepages are logged there)"
+    )
+
+    @model_validator(mode="after")
+    def _experiment_store(self) -> ApiConfig:
+        if self.experiment is not None and not self.redis_url:
+            raise ValueError(
+                "an experiment needs redis_url: its homepages are logged in Valkey for attribution"
+            )
+        return self
 
 
 class RecommendationIn(BaseModel):
@@ -126,6 +141,24 @@ class RecommendationOut(BaseModel):
     filter_skipped: bool = Field(description="Valkey was unreachable: seen items were not filtered")
     fallback: bool = Field(description="Triton was unavailable: popularity answered")
     source: Literal["triton", "popularity"]
+    recommendation_id: str = Field(
+        "", description="send it with events on these items (recommendation_id) so they count for the arm"
+    )
+    experiment: str | None = Field(None, description="the running experiment, if any")
+    arm: str | None = Field(None, description="the visitor's arm of that experiment")
+    version: int | None = Field(None, description="the arm's model version (None: the popularity path)")
+
+    def tagged(
+        self, recommendation_id: str, experiment: str | None, arm: ResolvedArm | None
+    ) -> RecommendationOut:
+        return self.model_copy(
+            update={
+                "recommendation_id": recommendation_id,
+                "experiment": experiment,
+                "arm": arm.name if arm else None,
+                "version": arm.version if arm else None,
+            }
+        )
 
 
 class _Fallback:
@@ -225,9 +258,23 @@ def create_app(
     environment = os.environ if env is None else env
     token = required_token(config.guard, environment)
     events_token = load_token(environment, AccessEnv.EVENTS_TOKEN)
-    app = FastAPI(title="recsys homepage recommendations", version="1")
     triton = AsyncTritonRecommender(config.triton_url, config.model, config.timeout_s)
     fallback = _Fallback(config.redis_url)
+    router = (
+        ExperimentRouter(config.experiment, fallback.client, triton)
+        if config.experiment is not None and fallback.client is not None
+        else None
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if router is None:
+            yield
+            return
+        async with router.flushing():
+            yield
+
+    app = FastAPI(title="recsys homepage recommendations", version="1", lifespan=lifespan)
     catalog = DemoCatalog.load(config.catalog) if config.catalog is not None else None
 
     def need_catalog() -> DemoCatalog:
@@ -250,6 +297,8 @@ def create_app(
         return answer
 
     async def _recommend(body: RecommendationIn) -> RecommendationOut:
+        started = time.perf_counter()
+        recommendation_id = uuid.uuid4().hex
         request = RecommendationRequest(
             user_id=body.visitor(),
             device=body.device or "",
@@ -257,19 +306,26 @@ def create_app(
             num_items=body.num_items,
             exclude_item_ids=tuple(body.exclude_item_ids),
         )
+        arm = router.arm(request.user_id, recommendation_id) if router is not None else None
         try:
-            answer = await triton.recommend(request)
+            answer = await triton.recommend(request, model=arm.ensemble if arm else None)
         except TritonUnavailableError as exc:
             log.warning("popularity fallback: %s", exc)
-            return await run_in_threadpool(fallback.recommend, body)  # Valkey: blocking client
-        return RecommendationOut(
-            item_ids=answer.item_ids,
-            scores=answer.scores,
-            cold_start=answer.cold_start,
-            filter_skipped=answer.filter_skipped,
-            fallback=False,
-            source="triton",
-        )
+            out = await run_in_threadpool(fallback.recommend, body)  # Valkey: blocking client
+        else:
+            out = RecommendationOut(
+                item_ids=answer.item_ids,
+                scores=answer.scores,
+                cold_start=answer.cold_start,
+                filter_skipped=answer.filter_skipped,
+                fallback=False,
+                source="triton",
+            )
+        if router is None or arm is None:
+            return out.tagged(recommendation_id, None, None)
+        router.served(recommendation_id, arm, request.user_id, out.item_ids, started, out.fallback)
+        router.shadow(request, recommendation_id, out.item_ids)
+        return out.tagged(recommendation_id, router.experiment.name, arm)
 
     @app.get("/v1/items", response_model=ItemsOut, responses={404: {"description": "no catalog configured"}})
     def items(

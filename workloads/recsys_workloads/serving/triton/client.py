@@ -77,17 +77,24 @@ class AsyncTritonRecommender:
         self._client: aioclient.InferenceServerClient | None = None
         self.last_answered: bool | None = None
 
-    async def recommend(self, request: RecommendationRequest) -> Recommendation:
+    async def recommend(
+        self, request: RecommendationRequest, model: str | None = None, track: bool = True
+    ) -> Recommendation:
+        """`model`: another ensemble than the default (an experiment arm's); `track`: the outcome
+        is `last_answered` (a shadow call's is not: it never serves anyone)."""
         if self._client is None:
             self._client = aioclient.InferenceServerClient(self.url)
+        model = model or self.model
         try:
             result: Any = await self._client.infer(
-                self.model, _inputs(request), outputs=_outputs(), client_timeout=self.timeout_s
+                model, _inputs(request), outputs=_outputs(), client_timeout=self.timeout_s
             )
         except Exception as exc:  # InferenceServerException: unreachable, timeout, step error
-            self.last_answered = False
-            raise TritonUnavailableError(f"{self.model}: {exc}") from exc
-        self.last_answered = True
+            if track:
+                self.last_answered = False
+            raise TritonUnavailableError(f"{model}: {exc}") from exc
+        if track:
+            self.last_answered = True
         return _recommendation(result)
 
     async def close(self) -> None:

@@ -304,6 +304,8 @@ function view(itemId) {
     if (v.kind === "anonymous") event.anonymous_id = v.id;
     else event.user_id = v.id;
     if ($("device").value) event.device = $("device").value;
+    // Attribution: the click counts for the experiment arm that showed this homepage.
+    if (state.page && state.page.recommendation_id) event.recommendation_id = state.page.recommendation_id;
     await getJson("/v1/demo/events", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
