@@ -128,7 +128,9 @@ def test_a_clear_winner_concludes_and_the_decision_holds() -> None:
     status = evaluate(spec(), {"model": counters(1000, 200), "popular": counters(1000, 100)})
     assert (status.phase, status.reason, status.winner) == ("Concluded", "ProbabilityBest", "model")
     model = next(a for a in status.arms if a.name == "model")
-    assert model.goal_rate == 0.2 and model.goal_rate_low < 0.2 < model.goal_rate_high
+    assert model.goal_rate == 0.2
+    assert model.goal_rate_low is not None and model.goal_rate_high is not None
+    assert model.goal_rate_low < 0.2 < model.goal_rate_high
     assert model.probability_best is not None and model.probability_best > 0.99
     later = evaluate(
         spec(),

@@ -80,6 +80,10 @@ class ArmSpec(SpecModel):
             raise ValueError(f"arm {self.name!r}: version must be >= 1, 'latest' or 'popular'")
         if self.shadow and self.weight:
             raise ValueError(f"arm {self.name!r}: a shadow arm is never shown, so its weight must be 0")
+        if self.shadow and self.version == "popular":
+            raise ValueError(
+                f"arm {self.name!r}: a shadow arm runs a model version; popular needs no shadowing"
+            )
         return self
 
 
@@ -144,7 +148,8 @@ class ExperimentSpec(SpecModel):
 
 
 class ResolvedArm(SpecModel):
-    """An arm as the API serves it: a concrete version (None: popularity) and its Triton ensemble."""
+    """An arm as the API serves it: a concrete version and its Triton ensemble, or (version None) the
+    API's own popularity path, seen and excluded items removed (`ensemble` is then informational)."""
 
     name: str
     version: int | None

@@ -26,7 +26,7 @@ class EventMetrics:
         self.attributions = Counter(
             "recsys_event_attributions",
             "Events naming a recommendation_id by outcome (attributed, expired, other_visitor, not_shown, "
-            "outside_window, store_down)",
+            "outside_window, store_error)",
             ["outcome"],
             registry=self.registry,
         )

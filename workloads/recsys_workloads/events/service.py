@@ -13,6 +13,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+import redis
+
 from recsys_workloads.contracts.events import EventServiceConfig
 from recsys_workloads.data import schema as s
 from recsys_workloads.events.catalog import ItemCategories, dataset_origin, load_item_categories
@@ -147,9 +149,9 @@ class EventService:
             return
         try:
             outcomes = attribute(self.effects.client, credit)
-        except OnlineStoreUnavailableError as exc:
+        except (OnlineStoreUnavailableError, redis.RedisError) as exc:
             log.warning("%d events not attributed to their experiment arm: %s", len(credit), exc)
-            self.metrics.attributions.labels("store_down").inc(len(credit))
+            self.metrics.attributions.labels("store_error").inc(len(credit))
             return
         for result, n in outcomes.items():
             self.metrics.attributions.labels(result).inc(n)

@@ -307,25 +307,33 @@ def create_app(
             exclude_item_ids=tuple(body.exclude_item_ids),
         )
         arm = router.arm(request.user_id, recommendation_id) if router is not None else None
-        try:
-            answer = await triton.recommend(request, model=arm.ensemble if arm else None)
-        except TritonUnavailableError as exc:
-            log.warning("popularity fallback: %s", exc)
-            out = await run_in_threadpool(fallback.recommend, body)  # Valkey: blocking client
+        if arm is not None and arm.version is None:  # the popularity arm: its answer, not a failure
+            popular = await run_in_threadpool(fallback.recommend, body)
+            out = popular.model_copy(update={"fallback": False})
         else:
-            out = RecommendationOut(
-                item_ids=answer.item_ids,
-                scores=answer.scores,
-                cold_start=answer.cold_start,
-                filter_skipped=answer.filter_skipped,
-                fallback=False,
-                source="triton",
-            )
+            out = await _from_triton(body, request, arm.ensemble if arm else None)
         if router is None or arm is None:
             return out.tagged(recommendation_id, None, None)
         router.served(recommendation_id, arm, request.user_id, out.item_ids, started, out.fallback)
         router.shadow(request, recommendation_id, out.item_ids)
         return out.tagged(recommendation_id, router.experiment.name, arm)
+
+    async def _from_triton(
+        body: RecommendationIn, request: RecommendationRequest, model: str | None
+    ) -> RecommendationOut:
+        try:
+            answer = await triton.recommend(request, model=model)
+        except TritonUnavailableError as exc:
+            log.warning("popularity fallback: %s", exc)
+            return await run_in_threadpool(fallback.recommend, body)  # Valkey: blocking client
+        return RecommendationOut(
+            item_ids=answer.item_ids,
+            scores=answer.scores,
+            cold_start=answer.cold_start,
+            filter_skipped=answer.filter_skipped,
+            fallback=False,
+            source="triton",
+        )
 
     @app.get("/v1/items", response_model=ItemsOut, responses={404: {"description": "no catalog configured"}})
     def items(
