@@ -118,6 +118,40 @@ def demo(
         raise _fail(exc) from exc
 
 
+def _experiment_table(experiment: dict[str, Any]) -> Table:
+    """status.experiment as `kubectl get recsys -o wide` would summarise it, one row per arm."""
+    title = f"experiment {experiment['name']}: {experiment.get('phase')} ({experiment.get('reason', '')})"
+    if experiment.get("winner"):
+        title += f", winner {experiment['winner']}"
+    table = Table(title=title, title_justify="left")
+    for column in (
+        "arm",
+        "version",
+        "weight",
+        "homepages",
+        experiment.get("goal", "goal") + " rate",
+        "95 % interval",
+        "P(best)",
+        "p99 ms",
+        "errors",
+    ):
+        table.add_column(column)
+    for arm in experiment.get("arms") or []:
+        low, high = arm.get("goalRateLow"), arm.get("goalRateHigh")
+        table.add_row(
+            arm["name"] + (" (shadow)" if arm.get("shadow") else ""),
+            "popular" if arm.get("version") is None else str(arm["version"]),
+            str(arm.get("weight", 0)),
+            str(arm.get("homepages", 0)),
+            _fmt(arm.get("goalRate")),
+            "" if low is None or high is None else f"[{low:.4f}, {high:.4f}]",
+            _fmt(arm.get("probabilityBest")),
+            _fmt(arm.get("latencyP99Ms")),
+            _fmt(arm.get("errorRate")),
+        )
+    return table
+
+
 def print_status(state: LocalState) -> None:
     procs = Table(title=f"RecommenderSystem {state.name} (local)", title_justify="left")
     for column in ("component", "pid", "address", "healthy", "log"):
@@ -140,6 +174,9 @@ def print_status(state: LocalState) -> None:
             c["type"], f"[{colour}]{c['status']}[/]", c.get("reason", ""), c.get("message", "")
         )
     console.print(conditions)
+    experiment = state.status.get("experiment")
+    if experiment:
+        console.print(_experiment_table(experiment))
     runs = Table(title="trainingruns", title_justify="left")
     for column in ("name", "type", "state", "version", "recall@k", "auc", "completed"):
         runs.add_column(column)

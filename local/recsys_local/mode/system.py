@@ -22,7 +22,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,17 @@ from recsys_local.mode.cluster import LocalCluster
 from recsys_local.mode.state import LocalState, load, locked, save
 from recsys_operator.adapters import pipelines as pipeline_adapter
 from recsys_operator.adapters.eks import CapacityState
+from recsys_operator.adapters.valkey import read_arm_counters
 from recsys_operator.api import API_VERSION
-from recsys_operator.api.recommender_system import KIND, RecommenderSystemSpec
+from recsys_operator.api.recommender_system import KIND, ExperimentStatus, ModelStatus, RecommenderSystemSpec
 from recsys_operator.manifests import training
 from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers import promotion
 from recsys_operator.reconcilers import recommender_system as rs_reconciler
 from recsys_operator.reconcilers import training_run as tr_reconciler
+from recsys_operator.reconcilers.experiment import resolve as resolve_experiment
 from recsys_workloads.contracts.access import AccessEnv, AuthSpec, GuardConfig, RateLimitConfig
+from recsys_workloads.contracts.experiment import ArmCounters, ResolvedExperiment
 from recsys_workloads.contracts.rollout import RolloutResult
 from recsys_workloads.contracts.serving import ENSEMBLE, ENSEMBLE_OF, POPULAR_ENSEMBLE
 from recsys_workloads.pipelines.runner import LocalRunner
@@ -173,9 +176,15 @@ class LocalSystem:
             return state
 
     def status(self) -> LocalState:
-        state = self._require_state()
-        self._reconcile(state)
-        return state
+        """Reconcile once and keep the result: an experiment's start time and decision live in the
+        status, and a decision changes the API's split (the API restarts with the winner alone)."""
+        with locked(self.workdir):
+            state = self._require_state()
+            self._reconcile(state)
+            if "api" in state.processes and state.spec.get("experiment"):
+                self._ensure_python_service(state, "api")
+            save(self.workdir, state)
+            return state
 
     def train(self, incremental: bool = True, timeout_s: float = 3600) -> LocalState:
         with locked(self.workdir):
@@ -512,6 +521,7 @@ class LocalSystem:
             catalog=canonical_dir(self.workdir),
             events_url=state.processes["events"].url,
             guard=local_guard(spec.api.auth, spec.api.rate_limit),
+            experiment=served_experiment(spec, state.status),
         )
         return api.model_dump_json()
 
@@ -544,8 +554,19 @@ class LocalSystem:
 
     def _reconcile(self, state: LocalState) -> None:
         with self._local_runner_env():
-            status = rs_reconciler.reconcile(state.body(), self._cluster(state), eks=_no_eks)
+            status = rs_reconciler.reconcile(
+                state.body(), self._cluster(state), eks=_no_eks, read_counters=self._counter_reader(state)
+            )
         state.status.update(status)
+
+    def _counter_reader(self, state: LocalState) -> rs_reconciler.CounterReader:
+        """Local mode's own Valkey, whose keys carry no recommender namespace (one recommender)."""
+        url = self.redis_url(state)
+
+        def read(_url: str, _namespace: str, experiment: str, arms: Sequence[str]) -> dict[str, ArmCounters]:
+            return read_arm_counters(url, "", experiment, arms)
+
+        return read
 
     def _cluster(self, state: LocalState) -> LocalCluster:
         def ready(component: str) -> bool:
@@ -640,6 +661,20 @@ class _NoNodeGroups:
         return CapacityState(
             ready=True, message=f"local mode: EKS node group {cluster}/{node_group} not managed"
         )
+
+
+def served_experiment(spec: RecommenderSystemSpec, status: dict[str, Any]) -> ResolvedExperiment | None:
+    """The arms the API splits visitors over, as the last reconcile left them (the operator's
+    resolution: all arms, the winner alone after an Auto decision, none while an arm is unservable)."""
+    if spec.experiment is None:
+        return None
+    raw = status.get("experiment")
+    decided = ExperimentStatus.model_validate(raw) if raw else None
+    if decided is not None and decided.name != spec.experiment.name:
+        decided = None
+    model = ModelStatus.model_validate(status.get("model") or {})
+    served, _ = resolve_experiment(spec.experiment, model, spec.serving.graph, decided)
+    return served
 
 
 def local_guard(auth: AuthSpec, rate_limit: RateLimitConfig) -> GuardConfig:
