@@ -14,6 +14,7 @@ from recsys_local.testbed.argocd import health
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
+from recsys_operator.manifests.monitoring import service_monitors
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH = ROOT / "deploy" / "argocd" / "health" / "recsys.io"
@@ -74,13 +75,26 @@ def test_rbac_allows_everything_the_operator_applies() -> None:
         "NetworkPolicy": "networkpolicies",
         "Deployment": "deployments",
         "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+        "ServiceMonitor": "servicemonitors",
     }
     owner = Owner(name="r", namespace="n", uid="u")
-    for obj in desired_objects(owner, RecommenderSystemSpec()):
+    for obj in [*desired_objects(owner, RecommenderSystemSpec()), *service_monitors(owner)]:
         group = obj["apiVersion"].rpartition("/")[0]
         for verb in ("get", "create", "patch"):
             assert _allowed(group, plural[obj["kind"]], verb), (obj["kind"], verb)
     assert _allowed("recsys.io", "recommendersystems/status", "patch")
+
+
+def test_monitoring_overlay_scrapes_the_operator_metrics_port_and_ships_the_dashboard() -> None:
+    objects = _kustomize("deploy/monitoring")
+    monitor = _one(objects, "ServiceMonitor")
+    service = yaml.safe_load((ROOT / "deploy" / "base" / "metrics_service.yaml").read_text())
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
+    dashboard = _one(objects, "ConfigMap")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = (ROOT / "deploy" / "monitoring" / "grafana-dashboard.json").read_text()
+    assert dashboard["data"]["grafana-dashboard.json"] == shipped
 
 
 def test_argocd_config_map_carries_exactly_the_tested_lua_files() -> None:

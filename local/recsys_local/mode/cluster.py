@@ -15,12 +15,16 @@ from collections.abc import Callable
 from typing import Any
 
 from recsys_local.mode.state import LocalState
+from recsys_operator.adapters.kube import KindNotServedError
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests.common import Manifest
 from recsys_operator.reconcilers.recommender_system import secret_uses
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+# No Prometheus operator in local mode: its kinds are refused as on a cluster without its CRDs
+# (the processes' /metrics and Triton's metrics port are scraped directly, docs/monitoring.md).
+NOT_SERVED_GROUPS = ("monitoring.coreos.com/",)
 
 
 def object_key(api_version: str, kind: str, name: str, namespace: str | None) -> str:
@@ -35,6 +39,10 @@ class LocalCluster:
         self.ready = ready
 
     def apply(self, manifest: Manifest) -> Manifest:
+        if manifest["apiVersion"].startswith(NOT_SERVED_GROUPS):
+            raise KindNotServedError(
+                f"{manifest['kind']}.{manifest['apiVersion']} is not served in local mode"
+            )
         meta = manifest["metadata"]
         key = object_key(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"))
         previous = self.state.objects.get(key) or {}

@@ -112,17 +112,25 @@ class KubernetesCluster:
             raise KindNotServedError(f"{kind}.{api_version} is not served by this cluster") from exc
 
     def apply(self, manifest: Manifest) -> Manifest:
-        """Raises ClusterCallError (the server's message kept) when the server refuses or fails."""
+        """Raises ClusterCallError (the server's message kept) when the server refuses or fails,
+        KindNotServedError when the kind is not served (also when its CRD went since discovery)."""
         kind, name = manifest["kind"], manifest["metadata"]["name"]
-        with _call("apply", kind, name):
-            resource = self._resource(manifest["apiVersion"], kind)
-            applied = resource.server_side_apply(
-                body=manifest,
-                name=name,
-                namespace=manifest["metadata"].get("namespace"),
-                field_manager=MANAGER,
-                force_conflicts=True,
-            )
+        try:
+            with _call("apply", kind, name):
+                resource = self._resource(manifest["apiVersion"], kind)
+                applied = resource.server_side_apply(
+                    body=manifest,
+                    name=name,
+                    namespace=manifest["metadata"].get("namespace"),
+                    field_manager=MANAGER,
+                    force_conflicts=True,
+                )
+        except NotFoundError:
+            # Apply creates what is missing, so a 404 is a gone namespace or a kind discovery
+            # still lists but the server no longer serves (a CRD deleted): ask discovery afresh.
+            self._dynamic.resources.invalidate_cache()
+            self._resource(manifest["apiVersion"], kind)
+            raise
         return dict(applied.to_dict())
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Manifest | None:

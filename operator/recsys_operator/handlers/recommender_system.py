@@ -8,6 +8,7 @@ from typing import Any
 
 import kopf
 
+from recsys_operator import metrics
 from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.api import GROUP, VERSION
 from recsys_operator.api.recommender_system import KIND, PLURAL, READY
@@ -36,6 +37,12 @@ def _write(body: kopf.Body, patch: kopf.Patch) -> None:
         status = reconcile(body, cluster())
     after = _ready(status["conditions"])
     patch.status.update(status)
+    model = (body.get("status") or {}).get("model") or {}
+    metrics.set_model_versions(
+        metrics.recommender_label(body["metadata"]["namespace"], body["metadata"]["name"]),
+        model.get("currentVersion"),
+        model.get("latestVersion"),
+    )
     if after[:2] != before[:2]:
         kind = "Normal" if after[0] == "True" else "Warning"
         kopf.event(body, type=kind, reason=after[1] or "Reconciled", message=f"Ready={after[0]}: {after[2]}")
@@ -71,6 +78,9 @@ def release_external(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
     Argo CD may delete the CRD's namespace or the operator in any order; a failure here is
     logged and the finalizer is released, because a stuck deletion is worse than a leftover.
     """
+    metrics.forget_recommender(
+        metrics.recommender_label(body["metadata"]["namespace"], body["metadata"]["name"])
+    )
     try:
         for what, outcome in release(body, cluster()):
             logger.info(f"released {what}: {outcome}")

@@ -9,6 +9,7 @@ from typing import Any, cast
 import kopf
 from pydantic import ValidationError
 
+from recsys_operator import metrics
 from recsys_operator.adapters.pipelines import runner_for
 from recsys_operator.adapters.triton import TritonPods
 from recsys_operator.api import API_VERSION, GROUP, VERSION
@@ -76,6 +77,9 @@ def _step(body: kopf.Body, patch: kopf.Patch, namespace: str | None) -> None:
         patch.metadata["ownerReferences"] = refs
     if status.get("state") != before and status.get("state"):
         kind = "Warning" if status["state"] in ("FAILED", "CANCELED") else "Normal"
+        if status["state"] in TERMINAL and parent is not None:
+            recommender = metrics.recommender_label(namespace, parent["metadata"]["name"])
+            metrics.count_training_run(recommender, str(status["state"]))
         kopf.event(
             body, type=kind, reason=f"Run{str(status['state']).title()}", message=str(status.get("kfpRunId"))
         )

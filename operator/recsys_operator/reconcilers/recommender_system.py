@@ -24,7 +24,7 @@ from recsys_operator.api.recommender_system import (
     validate,
 )
 from recsys_operator.diagnosis import Problem, claim_problem, first_pod_problem
-from recsys_operator.manifests import api, capacity, events, training, triton, valkey, web
+from recsys_operator.manifests import api, capacity, events, monitoring, training, triton, valkey, web
 from recsys_operator.manifests.common import Owner
 from recsys_operator.manifests.desired import desired_objects
 from recsys_operator.manifests.names import name_problems
@@ -359,10 +359,22 @@ def _apply(
     serving_version = (status.get("model") or {}).get("currentVersion")
     for manifest in desired_objects(owner, spec, cluster.hpa_api_version(), serving_version, experiment):
         cluster.apply(manifest)
+    apply_monitors(cluster, owner)
     if needs_initial_training(spec, status):
         cluster.apply(training.training_run(owner, training.initial_run_name(owner), "Initial"))
         started["lastTrainingRun"] = training.initial_run_name(owner)
     return capacity_state
+
+
+def apply_monitors(cluster: Cluster, owner: Owner) -> bool:
+    """The components' ServiceMonitors where the Prometheus operator's CRDs are installed; False
+    (nothing applied, no error) where they are not: monitoring is optional, serving is not."""
+    try:
+        for monitor in monitoring.service_monitors(owner):
+            cluster.apply(monitor)
+    except KindNotServedError:
+        return False
+    return True
 
 
 def needs_initial_training(spec: RecommenderSystemSpec, status: Mapping[str, Any]) -> bool:

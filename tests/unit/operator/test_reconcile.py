@@ -25,8 +25,10 @@ class RecordingCluster:
         self.listed: dict[str, list[Manifest]] = {}  # kind -> what `select` answers
 
     def apply(self, manifest: Manifest) -> Manifest:
-        if manifest["kind"] == "NodePool" and "NodePool" not in self.served:
-            raise KindNotServedError("NodePool.karpenter.sh/v1 is not served by this cluster")
+        if manifest["kind"] in ("NodePool", "ServiceMonitor") and manifest["kind"] not in self.served:
+            raise KindNotServedError(
+                f"{manifest['kind']}.{manifest['apiVersion']} is not served by this cluster"
+            )
         key = (manifest["kind"], manifest["metadata"].get("namespace", ""), manifest["metadata"]["name"])
         stored = {**manifest, "status": {"readyReplicas": 1} if self.ready else {}}
         self.objects[key] = stored
@@ -483,3 +485,19 @@ def test_filters_are_ready_only_when_every_writer_and_reader_pod_uses_the_specs_
     cluster.listed["Pod"] = _pods_of_the_applied_templates(cluster)  # the rollout replaced them
     done = _condition(reconcile(_body(narrower, generation=2), cluster), "FiltersReady")
     assert (done["status"], done["reason"]) == ("True", "LayoutCurrent")
+
+
+def test_service_monitors_are_applied_where_the_prometheus_operator_is_installed() -> None:
+    cluster = RecordingCluster(served=frozenset({"ServiceMonitor"}))
+    status = reconcile(_body({}), cluster)
+    monitors = sorted(name for kind, _, name in cluster.objects if kind == "ServiceMonitor")
+    assert monitors == ["homepage-api", "homepage-events", "homepage-triton"]
+    assert _condition(status, "Stalled")["status"] == "False"
+
+
+def test_without_the_prometheus_operator_no_monitor_is_applied_and_nothing_fails() -> None:
+    cluster = RecordingCluster(served=frozenset())
+    status = reconcile(_body({}), cluster)
+    assert not [key for key in cluster.objects if key[0] == "ServiceMonitor"]
+    assert ("Deployment", "shop", "homepage-api") in cluster.objects
+    assert _condition(status, "Stalled")["status"] == "False"

@@ -31,7 +31,7 @@ from typing import Annotated, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -50,6 +50,7 @@ from recsys_workloads.serving.api.demo_catalog import (
     fresh_visitor_ids,
 )
 from recsys_workloads.serving.api.experiment import ExperimentRouter
+from recsys_workloads.serving.api.metrics import ApiMetrics, ResponseCounter
 from recsys_workloads.serving.popular import recommend_popular
 from recsys_workloads.serving.recommender import RecommendationRequest
 from recsys_workloads.serving.triton.client import AsyncTritonRecommender, TritonUnavailableError
@@ -260,8 +261,9 @@ def create_app(
     events_token = load_token(environment, AccessEnv.EVENTS_TOKEN)
     triton = AsyncTritonRecommender(config.triton_url, config.model, config.timeout_s)
     fallback = _Fallback(config.redis_url)
+    metrics = ApiMetrics()
     router = (
-        ExperimentRouter(config.experiment, fallback.client, triton)
+        ExperimentRouter(config.experiment, fallback.client, triton, metrics)
         if config.experiment is not None and fallback.client is not None
         else None
     )
@@ -275,6 +277,7 @@ def create_app(
             yield
 
     app = FastAPI(title="recsys homepage recommendations", version="1", lifespan=lifespan)
+    app.state.metrics = metrics  # tests read it
     catalog = DemoCatalog.load(config.catalog) if config.catalog is not None else None
 
     def need_catalog() -> DemoCatalog:
@@ -293,7 +296,15 @@ def create_app(
     async def recommend(body: RecommendationIn, response: Response) -> RecommendationOut:
         started = time.perf_counter()
         answer = await _recommend(body)
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.2f}"
+        elapsed = time.perf_counter() - started
+        metrics.observe(
+            config.model,
+            answer.source,
+            elapsed,
+            cold_start=answer.cold_start,
+            filter_skipped=answer.filter_skipped,
+        )
+        response.headers["Server-Timing"] = f"app;dur={elapsed * 1e3:.2f}"
         return answer
 
     async def _recommend(body: RecommendationIn) -> RecommendationOut:
@@ -324,7 +335,7 @@ def create_app(
         try:
             answer = await triton.recommend(request, model=model)
         except TritonUnavailableError as exc:
-            log.warning("popularity fallback: %s", exc)
+            log.warning("popularity fallback (%s): %s", metrics.fell_back(model or config.model, exc), exc)
             return await run_in_threadpool(fallback.recommend, body)  # Valkey: blocking client
         return RecommendationOut(
             item_ids=answer.item_ids,
@@ -401,6 +412,12 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format; open like /healthz (http_guard.OPEN_PATHS)."""
+        content, media_type = metrics.exposition()
+        return Response(content, media_type=media_type)
+
     @app.get("/readyz")
     async def readyz() -> dict[str, bool | None]:
         """Ready whenever the process is up: the fallback answers without Triton.
@@ -424,4 +441,5 @@ def create_app(
     app.add_middleware(
         HttpGuard, config=config.guard, token=token, buckets=TokenBuckets(config.guard.rate_limit, clock)
     )
+    app.add_middleware(ResponseCounter, metrics=metrics)  # added last: outermost, sees the guard's refusals
     return app

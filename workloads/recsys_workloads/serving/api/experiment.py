@@ -17,6 +17,7 @@ import redis
 from recsys_workloads.contracts.experiment import ResolvedArm, ResolvedExperiment
 from recsys_workloads.experiments.assignment import assign
 from recsys_workloads.experiments.homepage_log import FLUSH_INTERVAL_S, HomepageLog, ServedHomepage
+from recsys_workloads.serving.api.metrics import ApiMetrics
 from recsys_workloads.serving.recommender import RecommendationRequest
 from recsys_workloads.serving.triton.client import AsyncTritonRecommender, TritonUnavailableError
 
@@ -84,6 +85,8 @@ class ExperimentRouter:
             failed = True
         else:
             items, failed = answer.item_ids, False
+        latency = time.perf_counter() - started
+        self.metrics.observe_arm(self.experiment.name, arm.name, latency, error=failed)
         self.log.add(
             ServedHomepage(
                 recommendation_id,
@@ -91,7 +94,7 @@ class ExperimentRouter:
                 request.user_id,
                 tuple(items),
                 time.time(),
-                time.perf_counter() - started,
+                latency,
                 failed,
                 overlap=None if failed else overlap(shown, items),
             )
