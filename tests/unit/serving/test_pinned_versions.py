@@ -25,7 +25,12 @@ from recsys_workloads.serving.triton.repository import (
     build_version_repository,
     renamed,
 )
-from recsys_workloads.serving.triton.rollout import served_version_dir, switch_version, sync_pinned
+from recsys_workloads.serving.triton.rollout import (
+    PinnedSync,
+    served_version_dir,
+    switch_version,
+    sync_pinned,
+)
 from tests.conftest import version_stub
 
 
@@ -175,14 +180,14 @@ def test_a_live_switch_leaves_pinned_models_on_their_version() -> None:
 def test_sync_loads_wanted_pinned_ensembles_and_unloads_the_rest_but_shared_steps() -> None:
     triton = FakeTriton(repository(), {"shared", "rank", "homepage", "rank__v1", "homepage__v1"})
     canaried: list[str] = []
-    kept = sync_pinned(triton, ["homepage__v2"], lambda name: lambda: canaried.append(name))
-    assert kept == ["homepage__v2"] and canaried == ["homepage__v2"]
+    synced = sync_pinned(triton, ["homepage__v2"], lambda name: lambda: canaried.append(name))
+    assert synced == PinnedSync(["homepage__v2"], []) and canaried == ["homepage__v2"]
     assert set(triton.configs) == {"shared", "rank", "homepage", "rank__v2", "homepage__v2"}
     assert triton.calls[-2:] == [("unload", "homepage__v1"), ("unload", "rank__v1")]  # ensemble first
     triton.calls.clear()
-    assert sync_pinned(triton, ["homepage__v2"], lambda name: lambda: None) == ["homepage__v2"]
+    assert sync_pinned(triton, ["homepage__v2"], lambda name: lambda: None).served == ["homepage__v2"]
     assert triton.calls == []  # already loaded: nothing reloaded
-    assert sync_pinned(triton, [], lambda name: lambda: None) == []
+    assert sync_pinned(triton, [], lambda name: lambda: None) == PinnedSync([], [])
     assert set(triton.configs) == {"shared", "rank", "homepage"}
 
 
@@ -195,8 +200,8 @@ def test_a_pinned_ensemble_that_fails_is_unloaded_and_named() -> None:
 
         return canary if name == "homepage__v2" else lambda: None
 
-    with pytest.raises(RolloutError, match="homepage__v2: canary: no items"):
-        sync_pinned(triton, ["homepage__v1", "homepage__v2"], failing)
+    synced = sync_pinned(triton, ["homepage__v1", "homepage__v2"], failing)
+    assert synced == PinnedSync(["homepage__v1"], ["homepage__v2: canary: no items"])
     assert set(triton.configs) == {"shared", "rank", "homepage", "rank__v1", "homepage__v1"}
     with pytest.raises(ValueError, match="not pinned"):
         sync_pinned(triton, ["homepage"], failing)

@@ -31,6 +31,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -305,22 +306,29 @@ def _steps_of(config: Mapping[str, object]) -> set[str]:
     return {str(s["model_name"]) for s in steps or [] if isinstance(s, dict) and "model_name" in s}
 
 
+@dataclass(frozen=True)
+class PinnedSync:
+    """What `sync_pinned` left loaded, and why the other wanted ensembles are not."""
+
+    served: list[str]
+    failures: list[str]
+
+
 def sync_pinned(
     triton: PinnedRepository, ensembles: Sequence[str], canary_of: Callable[[str], Callable[[], None]]
-) -> list[str]:
-    """Make the loaded pinned ensembles exactly `ensembles` (already rendered in the repository).
+) -> PinnedSync:
+    """Make the loaded pinned ensembles `ensembles` (already rendered in the repository).
 
     Each one not loaded is loaded from the repository (Triton loads its steps with it) and
-    must pass `canary_of(ensemble)()`; then every pinned model that no kept ensemble is or
-    references is unloaded: those of versions no longer wanted, and a failed one's. Shared
-    steps and the current graph are never touched. Returns the kept ensembles; raises
-    RolloutError naming each failure after the cleanup, so a failure leaves nothing half-loaded.
+    must pass `canary_of(ensemble)()`; then every pinned model that no served ensemble is or
+    references is unloaded: those of versions no longer wanted, and a failed one's, so a
+    failure leaves nothing half-loaded. Shared steps and the current graph are never touched.
     """
     unpinned = [e for e in ensembles if pinned_version(e) is None]
     if unpinned:
         raise ValueError(f"not pinned ensembles: {unpinned}")
     ready = _ready(triton)
-    failures: list[str] = []
+    failures: dict[str, str] = {}
     for ensemble in (e for e in ensembles if e not in ready):
         try:
             triton.load_model(ensemble)
@@ -328,11 +336,10 @@ def sync_pinned(
                 raise RolloutError("not ready after loading")
             canary_of(ensemble)()
         except Exception as exc:
-            failures.append(f"{ensemble}: {_first_line(exc)}")
-    failed = {f.split(":", 1)[0] for f in failures}
+            failures[ensemble] = f"{ensemble}: {_first_line(exc)}"
     ready = _ready(triton)
-    kept = [e for e in ensembles if e in ready and e not in failed]
-    needed = set(kept).union(*(_steps_of(triton.get_model_config(e)) for e in kept))
+    served = [e for e in ensembles if e in ready and e not in failures]
+    needed = set(served).union(*(_steps_of(triton.get_model_config(e)) for e in served))
     stale = [n for n in sorted(ready) if pinned_version(n) is not None and n not in needed]
     # Ensembles first: no loaded ensemble is left referencing an unloaded step.
     stale.sort(key=lambda name: triton.get_model_config(name).get("platform") != "ensemble")
@@ -340,10 +347,8 @@ def sync_pinned(
         try:
             triton.unload_model(name)
         except Exception as exc:
-            failures.append(f"unloading {name}: {_first_line(exc)}")
-    if failures:
-        raise RolloutError("; ".join(failures))
-    return kept
+            failures[f"unload {name}"] = f"unloading {name}: {_first_line(exc)}"
+    return PinnedSync(served, list(failures.values()))
 
 
 def _load(triton: TritonRepository, name: str, config: str) -> str | None:
@@ -404,7 +409,7 @@ def http_canary(url: str, ensemble: str = ENSEMBLE, num_items: int = 5) -> Calla
     return canary
 
 
-def sync_pinned_triton(url: str, ensembles: Sequence[str], timeout_s: float = 300.0) -> list[str]:
+def sync_pinned_triton(url: str, ensembles: Sequence[str], timeout_s: float = 300.0) -> PinnedSync:
     """`sync_pinned` on the Triton at `url` (HTTP `host:port`), each ensemble's canary `http_canary`."""
     import tritonclient.http as httpclient
 
