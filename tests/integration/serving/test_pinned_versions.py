@@ -76,6 +76,21 @@ class Stack:
             triton.close()  # an open connection holds Triton's shutdown for 30 s
         return {m["name"] for m in index if m.get("state") == "READY"}
 
+    def rss_mib(self) -> float:
+        """Resident memory of Triton and its Python-backend stubs (its children, one per model instance)."""
+        server = str(self.triton.process.pid)
+        total_kib = 0
+        for proc in Path("/proc").iterdir():
+            try:
+                status = dict(
+                    line.split(":", 1) for line in (proc / "status").read_text().splitlines() if ":" in line
+                )
+            except OSError:  # not a process, or gone meanwhile
+                continue
+            if server in (proc.name, status.get("PPid", "").strip()):
+                total_kib += int(status.get("VmRSS", "0 kB").split()[0])
+        return total_kib / 1024
+
     def served(self) -> str | None:
         triton = httpclient.InferenceServerClient(self.triton.http_url)
         try:
@@ -150,9 +165,12 @@ def test_pinned_versions_load_live_and_answer_from_their_folder_through_a_switch
     assert not {m for m in stack.loaded() if pinned_version(m) is not None}  # explicit model control
     for graph in GRAPHS:
         assert stack.version_of(ENSEMBLE_OF[graph]) == 1  # the rerender changed nothing that serves
-    began = time.monotonic()
+    began, before = time.monotonic(), stack.rss_mib()
     assert sync_pinned_triton(url, PINNED) == PinnedSync(PINNED, [])
-    print(f"\nloaded {PINNED} live in {time.monotonic() - began:.0f} s")
+    print(
+        f"\nloaded {PINNED} live in {time.monotonic() - began:.0f} s; Triton's resident memory "
+        f"{before:.0f} -> {stack.rss_mib():.0f} MiB"
+    )
     for graph in GRAPHS:
         assert stack.version_of(ENSEMBLE_OF[graph]) == 1
         assert stack.version_of(pinned_ensemble(graph, 2)) == 2
