@@ -6,8 +6,6 @@ component's Service before its workload.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import api, events, network, triton, valkey
 from recsys_operator.manifests.common import Manifest, Owner
@@ -18,10 +16,8 @@ def desired_objects(
     spec: RecommenderSystemSpec,
     hpa_api_version: str = "autoscaling/v2",
     model_version: int | None = None,
-    pinned_versions: Sequence[int] = (),
 ) -> list[Manifest]:
-    """`model_version` is status.model.currentVersion: new Triton pods render that version, and
-    `pinned_versions` beside it (an experiment's arms)."""
+    """`model_version` is status.model.currentVersion: new Triton pods render that version."""
     objects = [
         api.config_map(owner, spec),
         events.config_map(owner, spec),
@@ -31,10 +27,7 @@ def desired_objects(
     ]
     if valkey.provisioned(spec):
         objects += [valkey.service(owner), valkey.statefulset(owner, spec)]
-    objects += [
-        triton.service(owner),
-        triton.deployment(owner, spec, api.ensemble(spec), model_version, pinned_versions),
-    ]
+    objects += [triton.service(owner), triton.deployment(owner, spec, api.ensemble(spec), model_version)]
     if triton.autoscaled(spec):
         objects.append(triton.autoscaler(owner, spec, hpa_api_version))
     objects += [
