@@ -76,6 +76,22 @@ def serving_version(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- a real S3 API server on loopback (moto's server mode, its own process) -------------------
 
 
+def version_stub(root: Path) -> Path:
+    """A model version folder with the files `check_version` requires, all empty (rendering reads none)."""
+    from recsys_workloads.models import artifacts
+
+    for relative in (
+        Path(artifacts.TRANSFORMS_DIR) / "transforms.json",
+        Path(artifacts.ITEMS_FILE),
+        Path(artifacts.INDEX_DIR) / "items.faiss",
+        Path(artifacts.EXPORT_DIR) / artifacts.QUERY_TOWER_ONNX,
+        Path(artifacts.EXPORT_DIR) / artifacts.DLRM_ONNX,
+    ):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(b"")
+    return root
+
+
 class S3Server:
     """moto's S3 (and IAM) server as a child process on a free loopback port.
 

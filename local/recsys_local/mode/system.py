@@ -9,7 +9,8 @@ model volume, the event service and the API as uvicorn processes. All on loopbac
 
 Layout of the work folder: `state.json` (see state.py), `data/canonical` (the dataset the
 event service and API read), `runs/` (pipeline runs; `runs/<ns>-<name>/models` holds the
-numbered model versions), `redis/`, `serving/` (Triton's repository and log), `events/`
+numbered model versions), `redis/`, `serving/` (Triton's repository and log; `pinned.json`: the
+versions served beside the current one, docs/decisions/0024), `events/`
 (the event log the incremental runs learn from), `api/`.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -46,7 +48,7 @@ from recsys_operator.reconcilers.experiment import resolve as resolve_experiment
 from recsys_workloads.contracts.access import AccessEnv, AuthSpec, GuardConfig, RateLimitConfig
 from recsys_workloads.contracts.experiment import ArmCounters, ResolvedExperiment
 from recsys_workloads.contracts.rollout import RolloutResult
-from recsys_workloads.contracts.serving import ENSEMBLE, ENSEMBLE_OF, POPULAR_ENSEMBLE
+from recsys_workloads.contracts.serving import ENSEMBLE, ENSEMBLE_OF, POPULAR_ENSEMBLE, pinned_ensemble
 from recsys_workloads.pipelines.runner import LocalRunner
 from recsys_workloads.runtime import toolchain as tc
 from recsys_workloads.runtime.http_guard import load_token
@@ -205,6 +207,11 @@ class LocalSystem:
                 self._reconcile(state)
             save(self.workdir, state)
             return state
+
+    def serve_pinned(self, versions: Sequence[int]) -> list[int]:
+        """Serve `versions` beside the current one (an experiment's arms); see `_serve_pinned`."""
+        with locked(self.workdir):
+            return self._serve_pinned(self._require_state(), versions)
 
     def down(self) -> list[str]:
         """Stop every server (newest first); data, models and the event log stay."""
@@ -409,12 +416,13 @@ class LocalSystem:
         save(self.workdir, state)
 
     def _repository(self, state: LocalState, version: int, validate: bool) -> Path:
-        """Triton's repository for `version` (rendered only when another version was rendered last)."""
+        """Triton's repository for `version` and the pinned ones (rendered only when it changed)."""
         from recsys_workloads.serving.triton.repository import build_version_repository
 
         repository = self._dir("serving") / "repository"
         marker = self._dir("serving") / "version"
-        rendered = f"{version} {self._graph_hash(state)}"
+        pinned = self.pinned_versions()
+        rendered = f"{version} {self._graph_hash(state)} {pinned}"
         if repository.exists() and marker.exists() and marker.read_text().strip() == rendered:
             return repository
         graph = RecommenderSystemSpec.model_validate(state.spec).serving_graph()
@@ -425,9 +433,53 @@ class LocalSystem:
             graphs=(graph.graph,),
             config=graph,
             toolchain=self.toolchain if validate else None,
+            pinned={n: self.version_dir(state, n) for n in pinned},
         )
         marker.write_text(rendered)
         return repository
+
+    def pinned_versions(self) -> list[int]:
+        """The versions served beside the current one (`serving/pinned.json`; none without it)."""
+        path = self._dir("serving") / "pinned.json"
+        return [int(n) for n in json.loads(path.read_text())] if path.exists() else []
+
+    def _serve_pinned(self, state: LocalState, versions: Sequence[int]) -> list[int]:
+        """Make the running Triton serve exactly `versions` beside the current one; returns them.
+
+        The repository is rerendered with them and each new one is loaded live through the
+        repository API (with a canary); versions no longer wanted are unloaded, the current
+        graph is never touched. A version that fails to load is left out and raises
+        LocalModeError after the others are settled; `pinned.json` records what serves, so
+        a restarted Triton loads the same. Without a running Triton they are only recorded.
+        """
+        from recsys_workloads.serving.triton.rollout import sync_pinned_triton
+
+        wanted = sorted(set(versions))
+        missing = [str(self.version_dir(state, n)) for n in wanted if not self.version_dir(state, n).is_dir()]
+        if missing:
+            raise LocalModeError(f"no such model versions: {missing}")
+        path = self._dir("serving") / "pinned.json"
+        path.write_text(json.dumps(wanted))
+        record = state.processes.get("triton")
+        if record is None:
+            return wanted
+        current = (state.status.get("model") or {}).get("currentVersion")
+        if not isinstance(current, int):
+            raise LocalModeError("no model version serves: nothing to pin versions beside")
+        graph = RecommenderSystemSpec.model_validate(state.spec).serving.graph
+        self._repository(state, current, validate=False)
+        with self.console.status(f"loading pinned versions {wanted or 'none'} into the running Triton"):
+            synced = sync_pinned_triton(
+                record.url.removeprefix("http://"), [pinned_ensemble(graph, n) for n in wanted]
+            )
+        served = [n for n in wanted if pinned_ensemble(graph, n) in synced.served]
+        if served != wanted:
+            path.write_text(json.dumps(served))
+            self._repository(state, current, validate=False)
+        if synced.failures:
+            raise LocalModeError(f"pinned versions: {'; '.join(synced.failures)}")
+        self.console.print(f"[green]pinned versions[/] {served or 'none'} serve beside version {current}")
+        return served
 
     def _start_triton(self, state: LocalState, version: int) -> None:
         from recsys_workloads.runtime.triton_server import TritonPorts, TritonServer
@@ -438,12 +490,13 @@ class LocalSystem:
         ):
             repository = self._repository(state, version, validate=True)
         ports = self._ports(state, "triton", ("http", "grpc", "metrics"))
+        pinned = [pinned_ensemble(graph.graph, n) for n in self.pinned_versions()]
         server = TritonServer(
             self.toolchain,
             repository,
             self._dir("serving"),
             model_control="explicit",
-            load_models=[ENSEMBLE_OF[graph.graph], POPULAR_ENSEMBLE],
+            load_models=[ENSEMBLE_OF[graph.graph], POPULAR_ENSEMBLE, *pinned],
             ports=TritonPorts(**ports),
         )
         with self.console.status("starting tritonserver"):
@@ -455,6 +508,7 @@ class LocalSystem:
         self.console.print(
             f"[green]tritonserver[/] gRPC {server.grpc_url}, HTTP {server.http_url} "
             f"(pid {server.process.pid}), model version {version}, graph {graph.graph}"
+            + (f", pinned {pinned}" if pinned else "")
         )
 
     def _ensure_python_service(self, state: LocalState, name: str) -> None:

@@ -2,12 +2,14 @@
 
 A Triton pod renders its model repository at start (init container, the serving image's
 `python -m recsys_workloads.serving.triton.pod_repository`) for the model version named in its template,
-so a restarted or added pod serves the version status records (docs/decisions/0009).
+so a restarted or added pod serves the version status records (docs/decisions/0009), and
+the pinned versions an experiment needs beside it (docs/decisions/0024).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from recsys_operator.api.recommender_system import RecommenderSystemSpec
 from recsys_operator.manifests import common, web
@@ -18,7 +20,12 @@ from recsys_operator.manifests.common import (
     Manifest,
     Owner,
 )
-from recsys_workloads.contracts.serving import POD_REPOSITORY_MODULE, POPULAR_ENSEMBLE, PodEnv
+from recsys_workloads.contracts.serving import (
+    POD_REPOSITORY_MODULE,
+    POPULAR_ENSEMBLE,
+    PodEnv,
+    pinned_ensemble,
+)
 
 COMPONENT = "triton"
 MODELS_MOUNT = "/models"  # the shared model volume: published versions are /models/<N>
@@ -35,13 +42,18 @@ def version_dir(version: int) -> str:
     return f"{MODELS_MOUNT}/{version}"
 
 
-def _render_container(owner: Owner, spec: RecommenderSystemSpec, version: int | None) -> Manifest:
-    """Writes the repository for `version` (only the popularity path without one) into the emptyDir."""
+def _render_container(
+    owner: Owner, spec: RecommenderSystemSpec, version: int | None, pinned: Sequence[int]
+) -> Manifest:
+    """Writes the repository for `version` (only the popularity path without one) and the
+    `pinned` versions into the emptyDir."""
     env = [
         {"name": PodEnv.VERSION_DIR, "value": version_dir(version) if version is not None else ""},
         {"name": PodEnv.REDIS_URL, "value": web.redis_url(owner, spec)},
         {"name": PodEnv.SERVING_GRAPH, "value": json.dumps(spec.serving_graph().to_spec(), sort_keys=True)},
     ]
+    if pinned:  # absent without an experiment: templates (and so pods) stay as they were
+        env.append({"name": PodEnv.PINNED_VERSIONS, "value": json.dumps(list(pinned))})
     return {
         "name": "render-repository",
         "image": spec.serving.image,
@@ -70,15 +82,25 @@ def model_volume_claim(owner: Owner, spec: RecommenderSystemSpec) -> Manifest:
 
 
 def deployment(
-    owner: Owner, spec: RecommenderSystemSpec, ensemble: str, model_version: int | None = None
+    owner: Owner,
+    spec: RecommenderSystemSpec,
+    ensemble: str,
+    model_version: int | None = None,
+    pinned_versions: Sequence[int] = (),
 ) -> Manifest:
     """Triton serving `ensemble` on `model_version` (status.model.currentVersion; None: not trained yet).
 
     A new version in the template replaces pods one at a time; promotion has already
     switched the running pods live, so the new pods start on what already serves.
+    `pinned_versions` (what an experiment's arms need) are served beside it, each as
+    `pinned_ensemble(graph, N)`; changing them also replaces the pods one at a time.
     """
     serving = spec.serving
+    pinned = sorted(set(pinned_versions))
+    if pinned and model_version is None:
+        raise ValueError(f"pinned versions {pinned} need a current model version to serve beside")
     loads = [POPULAR_ENSEMBLE] if model_version is None else [ensemble, POPULAR_ENSEMBLE]
+    loads += [pinned_ensemble(spec.serving.graph, n) for n in pinned]
     resources = {"cpu": serving.resources.cpu, "memory": serving.resources.memory}
     limits = dict(resources)
     if serving.resources.gpu:
@@ -125,7 +147,7 @@ def deployment(
     pod_spec: Manifest = {
         **NO_API_TOKEN,
         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 1000},
-        "initContainers": [_render_container(owner, spec, model_version)],
+        "initContainers": [_render_container(owner, spec, model_version, pinned)],
         "containers": [container],
         "volumes": [
             {"name": "models", "persistentVolumeClaim": {"claimName": owner.child_name("models")}},

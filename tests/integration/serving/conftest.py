@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -11,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import onnx
 import pytest
+from onnx import helper, numpy_helper
 
 from recsys_workloads.contracts.index import IndexConfig
 from recsys_workloads.contracts.models import DlrmConfig, EmbeddingConfig, ModelsConfig, TwoTowerConfig
@@ -19,6 +23,7 @@ from recsys_workloads.contracts.serving import ServingGraphConfig
 from recsys_workloads.data.generator import GeneratorConfig, generate
 from recsys_workloads.data.ingest import ingest
 from recsys_workloads.events.local_server import ThreadedServer
+from recsys_workloads.models import artifacts
 from recsys_workloads.models.export import export_version
 from recsys_workloads.models.pipeline import train_version
 from recsys_workloads.online.client import connect
@@ -38,6 +43,8 @@ CONFIG = ModelsConfig(
     embeddings=EmbeddingConfig(text_model="", image_model=""),
 )
 SERVING = ServingGraphConfig(category_cap=3)
+# What a Triton-served copy of a trained version needs (training checkpoints and reports are not read).
+TRAINING_ONLY = shutil.ignore_patterns(artifacts.TWO_TOWER_DIR, artifacts.DLRM_DIR, artifacts.EVALUATION_DIR)
 
 
 def train_tiny_version(root: Path) -> Path:
@@ -51,6 +58,23 @@ def train_tiny_version(root: Path) -> Path:
     train_version(root / "canonical", version, CONFIG, IndexConfig())
     export_version(version, "onnx")
     return version
+
+
+def scale_ranker_scores(version: Path, scale: float) -> None:
+    """Append `Mul(score, scale)` to the exported ranker: order kept, every score changed.
+
+    A copy of a version scaled so answers the same items with scores that tell which folder
+    served them.
+    """
+    path = version / artifacts.EXPORT_DIR / artifacts.DLRM_ONNX
+    model = onnx.load(str(path))
+    graph = model.graph
+    out = graph.output[0].name
+    producer = next(n for n in graph.node if out in n.output)
+    producer.output[list(producer.output).index(out)] = f"{out}_unscaled"
+    graph.initializer.append(numpy_helper.from_array(np.array(scale, dtype=np.float32), "rollout_scale"))
+    graph.node.append(helper.make_node("Mul", [f"{out}_unscaled", "rollout_scale"], [out]))
+    onnx.save(model, str(path))
 
 
 def seed_popularity(url: str, version: Path) -> list[str]:

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 import tritonclient.http as httpclient
-from onnx import helper, numpy_helper
 
 from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.adapters.triton import URL_ENV, TritonPods
@@ -32,24 +30,10 @@ from recsys_workloads.serving.triton.client import TritonRecommender
 from recsys_workloads.serving.triton.repository import build_version_repository
 from recsys_workloads.serving.triton.rollout import served_version_dir, switch_triton
 
-from .conftest import SERVING, seed_popularity
+from .conftest import SERVING, TRAINING_ONLY, scale_ranker_scores, seed_popularity
 
 SCALE = 0.5
 CLIENTS = 4
-TRAINING_ONLY = shutil.ignore_patterns(artifacts.TWO_TOWER_DIR, artifacts.DLRM_DIR, artifacts.EVALUATION_DIR)
-
-
-def halve_ranker_scores(version: Path) -> None:
-    """Append `Mul(score, 0.5)` to the exported ranker: order kept, every score changed."""
-    path = version / artifacts.EXPORT_DIR / artifacts.DLRM_ONNX
-    model = onnx.load(str(path))
-    graph = model.graph
-    out = graph.output[0].name
-    producer = next(n for n in graph.node if out in n.output)
-    producer.output[list(producer.output).index(out)] = f"{out}_unscaled"
-    graph.initializer.append(numpy_helper.from_array(np.array(SCALE, dtype=np.float32), "rollout_scale"))
-    graph.node.append(helper.make_node("Mul", [f"{out}_unscaled", "rollout_scale"], [out]))
-    onnx.save(model, str(path))
 
 
 @dataclass
@@ -93,7 +77,7 @@ def switchable(
     v1, v2, broken = (work / "models" / str(n) for n in (1, 2, 3))
     shutil.copytree(serving_version, v1, ignore=TRAINING_ONLY)
     shutil.copytree(serving_version, v2, ignore=TRAINING_ONLY)
-    halve_ranker_scores(v2)
+    scale_ranker_scores(v2, SCALE)
     shutil.copytree(serving_version, broken, ignore=TRAINING_ONLY)
     (broken / artifacts.EXPORT_DIR / artifacts.DLRM_ONNX).write_bytes(b"not an onnx graph")
     user = str(Resources(serving_version).transforms.vocabularies["user_id"].values[0])

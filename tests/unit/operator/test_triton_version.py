@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from recsys_operator.adapters.triton import endpoint_urls
 from recsys_operator.api.conditions import find
 from recsys_operator.api.recommender_system import ModelStatus, RecommenderSystemSpec
@@ -16,8 +18,8 @@ from recsys_operator.manifests import triton
 from recsys_operator.manifests.common import Owner
 from recsys_operator.status import Observed, model_conditions, reconcile_conditions
 from recsys_workloads.contracts.serving import ServingGraphConfig
-from recsys_workloads.models import artifacts
 from recsys_workloads.serving.triton.step import parameters, serving_config
+from tests.conftest import version_stub
 
 OWNER = Owner(name="homepage", namespace="shop", uid="1234-abcd")
 FUSED = RecommenderSystemSpec.model_validate(
@@ -25,8 +27,10 @@ FUSED = RecommenderSystemSpec.model_validate(
 )
 
 
-def _pod(model_version: int | None, spec: RecommenderSystemSpec = FUSED) -> dict[str, Any]:
-    deployment = triton.deployment(OWNER, spec, "homepage_fused", model_version)
+def _pod(
+    model_version: int | None, spec: RecommenderSystemSpec = FUSED, pinned: tuple[int, ...] = ()
+) -> dict[str, Any]:
+    deployment = triton.deployment(OWNER, spec, "homepage_fused", model_version, pinned)
     return dict(deployment["spec"]["template"])
 
 
@@ -91,20 +95,6 @@ def test_every_pod_touching_valkey_prefixes_its_keys_with_the_recommender() -> N
         assert env["RECSYS_KEY_NAMESPACE"] == f"{OWNER.namespace}/{OWNER.name}", container["name"]
 
 
-def _version_folder(root: Path) -> Path:
-    """The files `check_version` requires (content is not read when rendering)."""
-    for relative in (
-        Path(artifacts.TRANSFORMS_DIR) / "transforms.json",
-        Path(artifacts.ITEMS_FILE),
-        Path(artifacts.INDEX_DIR) / "items.faiss",
-        Path(artifacts.EXPORT_DIR) / artifacts.QUERY_TOWER_ONNX,
-        Path(artifacts.EXPORT_DIR) / artifacts.DLRM_ONNX,
-    ):
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_bytes(b"")
-    return root
-
-
 def _run_init_container(pod: dict[str, Any], dest: Path, version_dir: Path | None) -> Path:
     """The init container's command and env, with the volume paths moved under tmp.
 
@@ -121,7 +111,7 @@ def _run_init_container(pod: dict[str, Any], dest: Path, version_dir: Path | Non
 
 
 def test_the_init_container_renders_the_specs_graph_on_the_version(tmp_path: Path) -> None:
-    version = _version_folder(tmp_path / "models" / "3")
+    version = version_stub(tmp_path / "models" / "3")
     repository = _run_init_container(_pod(3), tmp_path / "repository" / "models", version)
     models = {p.name for p in repository.iterdir()}
     assert {"homepage_fused", "fused_retrieve_rank", "homepage_popular", "popular_items"} <= models
@@ -148,6 +138,40 @@ def test_without_a_version_the_init_container_renders_the_popularity_path(tmp_pa
         "homepage_popular",
         "popular_items",
     ]
+
+
+def test_pinned_versions_are_rendered_and_loaded_beside_the_current_one() -> None:
+    pod = _pod(3, pinned=(2, 1, 2))
+    assert _env(pod["spec"]["initContainers"][0])["RECSYS_PINNED_VERSIONS"] == "[1, 2]"
+    loads = [a for a in pod["spec"]["containers"][0]["args"] if a.startswith("--load-model=")]
+    assert loads == [
+        "--load-model=homepage_fused",
+        "--load-model=homepage_popular",
+        "--load-model=homepage_fused__v1",
+        "--load-model=homepage_fused__v2",
+    ]
+    assert "RECSYS_PINNED_VERSIONS" not in _env(_pod(3)["spec"]["initContainers"][0])  # no experiment
+    assert _pod(3, pinned=(2,)) != _pod(3)  # a new arm's version rolls the pods
+    with pytest.raises(ValueError, match="need a current model version"):
+        _pod(None, pinned=(2,))
+
+
+def test_the_init_container_renders_the_pinned_versions_from_sibling_folders(tmp_path: Path) -> None:
+    version = version_stub(tmp_path / "models" / "3")
+    pinned = version_stub(tmp_path / "models" / "2")
+    repository = _run_init_container(_pod(3, pinned=(2,)), tmp_path / "repository" / "models", version)
+    models = {p.name for p in repository.iterdir()}
+    assert {"homepage_fused", "homepage_fused__v2", "fused_retrieve_rank__v2"} <= models
+    config = (repository / "fused_retrieve_rank__v2" / "config.pbtxt").read_text()
+    assert f'string_value: "{pinned.resolve()}"' in config and 'name: "fused_retrieve_rank__v2"' in config
+
+
+def test_a_pinned_version_missing_from_the_volume_fails_the_init_container(tmp_path: Path) -> None:
+    version = version_stub(tmp_path / "models" / "3")
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        _run_init_container(_pod(3, pinned=(2,)), tmp_path / "repository" / "models", version)
+    assert "models/2 lacks" in failed.value.stderr
+    assert not (tmp_path / "repository" / "models").exists()  # no repository to start half an experiment
 
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

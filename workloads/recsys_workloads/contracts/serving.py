@@ -23,6 +23,8 @@ __all__ = [
     "Graph",
     "ServingGraphConfig",
     "pinned_ensemble",
+    "pinned_model",
+    "pinned_version",
 ]
 
 Graph = Literal["ensemble", "fused"]
@@ -42,9 +44,23 @@ def pinned_ensemble(graph: Graph, version: int) -> str:
     Its version-bound step models carry the same suffix (`<model>__v<N>`); steps that read no
     version folder are shared with the current graph.
     """
+    return pinned_model(ENSEMBLE_OF[graph], version)
+
+
+def pinned_model(model: str, version: int) -> str:
+    """A Triton model's copy bound to pinned `version` (the ensemble's and its steps' names)."""
     if version < 1:
         raise ValueError(f"model versions start at 1, got {version}")
-    return f"{ENSEMBLE_OF[graph]}{PINNED_SEPARATOR}{version}"
+    return f"{model}{PINNED_SEPARATOR}{version}"
+
+
+def pinned_version(model: str) -> int | None:
+    """The version a pinned model name is bound to; None for a model of the current graph.
+
+    A live switch of the current version leaves the models it names alone.
+    """
+    base, separator, number = model.rpartition(PINNED_SEPARATOR)
+    return int(number) if separator and base and number.isdigit() and int(number) >= 1 else None
 
 
 # Bounds the request path can run; the spec's fields declare the same ones (so the API server
@@ -95,6 +111,9 @@ class PodEnv:
     VERSION_DIR: Final = "RECSYS_MODEL_VERSION_DIR"  # the promoted version's folder; empty: none yet
     REDIS_URL: Final = "RECSYS_REDIS_URL"
     SERVING_GRAPH: Final = "RECSYS_SERVING_GRAPH"  # a ServingGraphConfig as JSON
+    # Versions served beside the current one (experiment arms) as a JSON list of ints; their folders
+    # are VERSION_DIR's siblings (`<model volume>/<N>`). Empty or unset: none.
+    PINNED_VERSIONS: Final = "RECSYS_PINNED_VERSIONS"
 
 
 POD_REPOSITORY_MODULE: Final = "recsys_workloads.serving.triton.pod_repository"

@@ -17,7 +17,8 @@ Two granularities, both through Triton's repository API (explicit model control)
   `python -m recsys_workloads.serving.triton.pod_repository DEST`, docs/decisions/0009).
 
 Either way the previous version keeps serving on failure and the caller records
-`BlockedByFailedLoad`.
+`BlockedByFailedLoad`. Pinned versions (an experiment's arms, `<model>__v<N>` beside the
+current graph, docs/decisions/0024) are never switched; `sync_pinned` loads and unloads them.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from recsys_workloads.contracts.rollout import RolloutError, RolloutResult
-from recsys_workloads.contracts.serving import ENSEMBLE
+from recsys_workloads.contracts.serving import ENSEMBLE, pinned_version
 
 STAGING_PREFIX = ".staging-"
 FAILED_PREFIX = ".failed-"
@@ -51,6 +53,12 @@ class TritonRepository(Protocol):
     def is_model_ready(self, model_name: str, model_version: str = "") -> bool: ...
 
     def get_model_repository_index(self) -> list[dict[str, object]]: ...
+
+
+class PinnedRepository(TritonRepository, Protocol):
+    """`sync_pinned` also unloads (tritonclient's http client has it)."""
+
+    def unload_model(self, model_name: str) -> None: ...
 
 
 def versions(model_dir: Path) -> list[int]:
@@ -152,9 +160,10 @@ def versioned_configs(triton: TritonRepository) -> dict[str, dict[str, object]]:
     """Loaded models whose config names a `version_dir`, with that config; ensembles last.
 
     Every loaded model counts, not only one graph's steps: a repository holding both the
-    14-step and the fused graph switches both.
+    14-step and the fused graph switches both. Pinned models (`pinned_version` of the name)
+    do not: an experiment arm stays on its version whatever the current one becomes.
     """
-    ready = sorted({str(m["name"]) for m in triton.get_model_repository_index() if m.get("state") == "READY"})
+    ready = sorted(n for n in _ready(triton) if pinned_version(n) is None)
     configs = {name: dict(triton.get_model_config(name)) for name in ready}
     found = {name: c for name, c in configs.items() if _version_dir_of(c)}
     return dict(sorted(found.items(), key=lambda item: item[1].get("platform") == "ensemble"))
@@ -287,6 +296,61 @@ class _Loader:
                     close()
 
 
+def _ready(triton: TritonRepository) -> set[str]:
+    return {str(m["name"]) for m in triton.get_model_repository_index() if m.get("state") == "READY"}
+
+
+def _steps_of(config: Mapping[str, object]) -> set[str]:
+    scheduling = config.get("ensemble_scheduling")
+    steps = scheduling.get("step") if isinstance(scheduling, dict) else None
+    return {str(s["model_name"]) for s in steps or [] if isinstance(s, dict) and "model_name" in s}
+
+
+@dataclass(frozen=True)
+class PinnedSync:
+    """What `sync_pinned` left loaded, and why the other wanted ensembles are not."""
+
+    served: list[str]
+    failures: list[str]
+
+
+def sync_pinned(
+    triton: PinnedRepository, ensembles: Sequence[str], canary_of: Callable[[str], Callable[[], None]]
+) -> PinnedSync:
+    """Make the loaded pinned ensembles `ensembles` (already rendered in the repository).
+
+    Each one not loaded is loaded from the repository (Triton loads its steps with it) and
+    must pass `canary_of(ensemble)()`; then every pinned model that no served ensemble is or
+    references is unloaded: those of versions no longer wanted, and a failed one's, so a
+    failure leaves nothing half-loaded. Shared steps and the current graph are never touched.
+    """
+    unpinned = [e for e in ensembles if pinned_version(e) is None]
+    if unpinned:
+        raise ValueError(f"not pinned ensembles: {unpinned}")
+    ready = _ready(triton)
+    failures: dict[str, str] = {}
+    for ensemble in (e for e in ensembles if e not in ready):
+        try:
+            triton.load_model(ensemble)
+            if not triton.is_model_ready(ensemble):
+                raise RolloutError("not ready after loading")
+            canary_of(ensemble)()
+        except Exception as exc:
+            failures[ensemble] = f"{ensemble}: {_first_line(exc)}"
+    ready = _ready(triton)
+    served = [e for e in ensembles if e in ready and e not in failures]
+    needed = set(served).union(*(_steps_of(triton.get_model_config(e)) for e in served))
+    stale = [n for n in sorted(ready) if pinned_version(n) is not None and n not in needed]
+    # Ensembles first: no loaded ensemble is left referencing an unloaded step.
+    stale.sort(key=lambda name: triton.get_model_config(name).get("platform") != "ensemble")
+    for name in stale:
+        try:
+            triton.unload_model(name)
+        except Exception as exc:
+            failures[f"unload {name}"] = f"unloading {name}: {_first_line(exc)}"
+    return PinnedSync(served, list(failures.values()))
+
+
 def _load(triton: TritonRepository, name: str, config: str) -> str | None:
     try:
         triton.load_model(name, config=config)
@@ -343,6 +407,17 @@ def http_canary(url: str, ensemble: str = ENSEMBLE, num_items: int = 5) -> Calla
             raise RolloutError(f"canary: {ensemble} returned no items")
 
     return canary
+
+
+def sync_pinned_triton(url: str, ensembles: Sequence[str], timeout_s: float = 300.0) -> PinnedSync:
+    """`sync_pinned` on the Triton at `url` (HTTP `host:port`), each ensemble's canary `http_canary`."""
+    import tritonclient.http as httpclient
+
+    triton = httpclient.InferenceServerClient(url, network_timeout=timeout_s)
+    try:
+        return sync_pinned(triton, ensembles, lambda ensemble: http_canary(url, ensemble))
+    finally:
+        triton.close()
 
 
 def switch_triton(
