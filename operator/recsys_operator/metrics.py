@@ -38,9 +38,9 @@ ARM_HOMEPAGES = Gauge(
     "Homepages served by each experiment arm, as the operator last read them",
     [Label.RECOMMENDER, Label.EXPERIMENT, Label.ARM],
 )
-ARM_GOAL_EVENTS = Gauge(
-    OperatorMetric.ARM_GOAL_EVENTS,
-    "Goal events (click, addToCart, purchase) attributed to each experiment arm",
+ARM_GOAL_HOMEPAGES = Gauge(
+    OperatorMetric.ARM_GOAL_HOMEPAGES,
+    "Homepages of each experiment arm with at least one attributed goal event (click, addToCart, purchase)",
     [Label.RECOMMENDER, Label.EXPERIMENT, Label.ARM, Label.GOAL],
 )
 
@@ -82,15 +82,15 @@ def set_arm_counts(
     recommender: str, experiment: str, arm: str, homepages: int, goals: Mapping[str, int]
 ) -> None:
     """The per-arm counts the operator read (from Valkey) for its decision: the dashboard's CTR
-    is `goal_events{goal="click"} / homepages`, the same numbers status.experiment shows."""
+    is `goal_homepages{goal="click"} / homepages`, the same numbers status.experiment shows."""
     ARM_HOMEPAGES.labels(recommender, experiment, arm).set(homepages)
     for goal, count in goals.items():
-        ARM_GOAL_EVENTS.labels(recommender, experiment, arm, goal).set(count)
+        ARM_GOAL_HOMEPAGES.labels(recommender, experiment, arm, goal).set(count)
 
 
 def forget_recommender(recommender: str) -> None:
     """Drops a deleted recommender's series (its gauges would otherwise report forever)."""
-    for metric in (MODEL_VERSION, ARM_HOMEPAGES, ARM_GOAL_EVENTS, TRAINING_RUNS):
+    for metric in (MODEL_VERSION, ARM_HOMEPAGES, ARM_GOAL_HOMEPAGES, TRAINING_RUNS):
         metric.remove_by_labels({Label.RECOMMENDER: recommender})
 
 

@@ -184,6 +184,7 @@ class LocalSystem:
             state = self._require_state()
             self._reconcile(state)
             if "api" in state.processes and state.spec.get("experiment"):
+                self._pin_experiment_versions(state)
                 self._ensure_python_service(state, "api")
             save(self.workdir, state)
             return state
@@ -242,6 +243,7 @@ class LocalSystem:
             save(self.workdir, state)
             self._drive_training_runs(state, timeout_s)
         self._serve_current(state)
+        self._pin_experiment_versions(state)
         self._ensure_python_service(state, "events")
         self._ensure_python_service(state, "api")
         self._reconcile(state)
@@ -442,6 +444,15 @@ class LocalSystem:
         """The versions served beside the current one (`serving/pinned.json`; none without it)."""
         path = self._dir("serving") / "pinned.json"
         return [int(n) for n in json.loads(path.read_text())] if path.exists() else []
+
+    def _pin_experiment_versions(self, state: LocalState) -> None:
+        """Triton serves the versions the experiment's arms pin, before the API routes to them."""
+        spec = RecommenderSystemSpec.model_validate(state.spec)
+        served = served_experiment(spec, state.status)
+        current = (state.status.get("model") or {}).get("currentVersion")
+        wanted = served.pinned_versions(current) if served is not None else []
+        if wanted != self.pinned_versions():
+            self._serve_pinned(state, wanted)
 
     def _serve_pinned(self, state: LocalState, versions: Sequence[int]) -> list[int]:
         """Make the running Triton serve exactly `versions` beside the current one; returns them.

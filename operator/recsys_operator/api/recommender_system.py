@@ -411,7 +411,12 @@ class ArmStatus(SpecModel):
     weight: int = 0
     shadow: bool = False
     homepages: int = Field(0, description="homepages served (shadow: computed, never shown)")
-    goal_homepages: int = Field(0, description="homepages with at least one attributed goal event")
+    goal_homepages: int = Field(
+        0, description="homepages with at least one attributed event of the experiment's goal"
+    )
+    attributed: dict[str, int] = Field(
+        default_factory=dict, description="goal -> homepages with at least one attributed event of it"
+    )
     goal_rate: float | None = Field(None, description="goal_homepages / homepages")
     goal_rate_low: float | None = Field(None, description="95 % interval, lower end")
     goal_rate_high: float | None = Field(None, description="95 % interval, upper end")

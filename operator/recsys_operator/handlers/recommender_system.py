@@ -11,7 +11,7 @@ import kopf
 from recsys_operator import metrics
 from recsys_operator.adapters.kube import KubernetesCluster
 from recsys_operator.api import GROUP, VERSION
-from recsys_operator.api.recommender_system import KIND, PLURAL, READY
+from recsys_operator.api.recommender_system import EXPERIMENT_CONCLUDED, KIND, PLURAL, READY
 from recsys_operator.metrics import reconcile_timer
 from recsys_operator.reconcilers.recommender_system import reconcile, release
 from recsys_operator.reconcilers.schedule import schedule_incremental
@@ -31,6 +31,11 @@ def _ready(conditions: list[dict[str, Any]]) -> tuple[str | None, str, str]:
     return found.get("status"), found.get("reason", ""), found.get("message", "")
 
 
+def _experiment_condition(conditions: list[dict[str, Any]]) -> tuple[str | None, str, str]:
+    found = next((c for c in conditions if c.get("type") == EXPERIMENT_CONCLUDED), {})
+    return found.get("status"), found.get("reason", ""), found.get("message", "")
+
+
 def _write(body: kopf.Body, patch: kopf.Patch) -> None:
     before = _ready(list((body.get("status") or {}).get("conditions") or []))
     with reconcile_timer(KIND):
@@ -38,11 +43,22 @@ def _write(body: kopf.Body, patch: kopf.Patch) -> None:
     after = _ready(status["conditions"])
     patch.status.update(status)
     model = (body.get("status") or {}).get("model") or {}
-    metrics.set_model_versions(
-        metrics.recommender_label(body["metadata"]["namespace"], body["metadata"]["name"]),
-        model.get("currentVersion"),
-        model.get("latestVersion"),
-    )
+    recommender = metrics.recommender_label(body["metadata"]["namespace"], body["metadata"]["name"])
+    metrics.set_model_versions(recommender, model.get("currentVersion"), model.get("latestVersion"))
+    experiment = status.get("experiment") or {}
+    for arm in experiment.get("arms") or []:
+        metrics.set_arm_counts(
+            recommender,
+            experiment["name"],
+            arm["name"],
+            int(arm.get("homepages") or 0),
+            arm.get("attributed") or {},
+        )
+    before_experiment = _experiment_condition(list((body.get("status") or {}).get("conditions") or []))
+    after_experiment = _experiment_condition(status["conditions"])
+    if after_experiment[:2] != before_experiment[:2] and after_experiment[0] is not None:
+        kind = "Warning" if after_experiment[1] in ("ArmNotServable", "GuardrailBreached") else "Normal"
+        kopf.event(body, type=kind, reason=after_experiment[1] or "Experiment", message=after_experiment[2])
     if after[:2] != before[:2]:
         kind = "Normal" if after[0] == "True" else "Warning"
         kopf.event(body, type=kind, reason=after[1] or "Reconciled", message=f"Ready={after[0]}: {after[2]}")

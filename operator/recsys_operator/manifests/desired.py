@@ -30,7 +30,16 @@ def desired_objects(
     ]
     if valkey.provisioned(spec):
         objects += [valkey.service(owner), valkey.statefulset(owner, spec)]
-    objects += [triton.service(owner), triton.deployment(owner, spec, api.ensemble(spec), model_version)]
+    objects += [
+        triton.service(owner),
+        triton.deployment(
+            owner,
+            spec,
+            api.ensemble(spec),
+            model_version,
+            experiment.pinned_versions(model_version) if experiment is not None else (),
+        ),
+    ]
     if triton.autoscaled(spec):
         objects.append(triton.autoscaler(owner, spec, hpa_api_version))
     objects += [

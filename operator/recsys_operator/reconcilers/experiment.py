@@ -80,13 +80,6 @@ def resolve(
     return ResolvedExperiment(name=spec.name, arms=arms, attribution_window_s=spec.attribution_window_s), []
 
 
-def pinned_versions(experiment: ResolvedExperiment | None, current: int | None) -> list[int]:
-    """Versions Triton must load beside the current one for the arms."""
-    if experiment is None:
-        return []
-    return sorted({a.version for a in experiment.arms if a.version is not None and a.version != current})
-
-
 def wilson(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
     """Wilson score interval of a binomial rate (good at small n and rates near 0)."""
     if n == 0:
@@ -145,6 +138,7 @@ def arm_status(arm: ResolvedArm, counters: ArmCounters, spec: ExperimentSpec) ->
         shadow=arm.shadow,
         homepages=n,
         goal_homepages=goal,
+        attributed=dict(counters.goal_homepages),
         goal_rate=_rate(goal, n),
         goal_rate_low=low if n else None,
         goal_rate_high=high if n else None,

@@ -55,7 +55,7 @@ def test_arms_resolve_to_the_current_pinned_and_popular_ensembles() -> None:
         ("pop", None, POPULAR_ENSEMBLE),
         ("same", 4, FUSED_ENSEMBLE),
     ]
-    assert ex.pinned_versions(resolved, 4) == [3]
+    assert resolved.pinned_versions(4) == [3]
 
 
 def test_an_arm_on_a_version_not_on_the_volume_names_the_field_and_the_known_ones() -> None:
@@ -329,3 +329,24 @@ def test_removing_the_experiment_drops_its_condition_and_status() -> None:
     status = reconcile(_body({}, status={"model": MODEL.to_spec(), **first}), cluster)
     assert status["experiment"] is None
     assert all(c["type"] != "ExperimentConcluded" for c in status["conditions"])
+
+
+def test_a_pinned_arm_makes_triton_serve_its_version_beside_the_current_one() -> None:
+    cluster = RecordingCluster(ready=True)
+    pinned = spec(
+        arms=[{"name": "new", "version": "latest", "weight": 50}, {"name": "old", "version": 3, "weight": 50}]
+    )
+    reconcile(
+        _body({"experiment": pinned.to_spec()}, status={"model": MODEL.to_spec()}),
+        cluster,
+        read_counters=lambda *a: {},
+    )
+    pod = cluster.objects[("Deployment", "shop", "homepage-triton")]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for c in pod["initContainers"] for e in c.get("env", [])}
+    assert json.loads(env["RECSYS_PINNED_VERSIONS"]) == [3]
+    args = " ".join(a for c in pod["containers"] for a in c.get("args", []) + c.get("command", []))
+    assert "--load-model=homepage__v3" in args
+    config = json.loads(
+        next(iter(cluster.objects[("ConfigMap", "shop", "homepage-api-config")]["data"].values()))
+    )
+    assert [a["ensemble"] for a in config["experiment"]["arms"]] == ["homepage", "homepage__v3"]

@@ -27,9 +27,9 @@ def test_arm_counts_are_kept_per_recommender_and_forgotten_with_it() -> None:
     metrics.set_arm_counts("shop/c", "exp", "control", 10, {"click": 1})
     assert _value(OperatorMetric.ARM_HOMEPAGES, recommender="shop/b", experiment="exp", arm="control") == 1200
     goal = {"recommender": "shop/b", "experiment": "exp", "arm": "control", "goal": "click"}
-    assert _value(OperatorMetric.ARM_GOAL_EVENTS, **goal) == 96
+    assert _value(OperatorMetric.ARM_GOAL_HOMEPAGES, **goal) == 96
     metrics.count_training_run("shop/b", "SUCCEEDED")
     metrics.forget_recommender("shop/b")
-    assert _value(OperatorMetric.ARM_GOAL_EVENTS, **goal) is None
+    assert _value(OperatorMetric.ARM_GOAL_HOMEPAGES, **goal) is None
     assert _value(f"{OperatorMetric.TRAINING_RUNS}", recommender="shop/b", state="SUCCEEDED") is None
     assert _value(OperatorMetric.ARM_HOMEPAGES, recommender="shop/c", experiment="exp", arm="control") == 10

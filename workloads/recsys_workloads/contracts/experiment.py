@@ -3,7 +3,7 @@
 `spec.experiment` names arms by model version (`latest`: whatever Triton serves as current;
 `popular`: the popularity path, a deliberately weak baseline). The operator resolves them to
 `ResolvedExperiment` (concrete versions, each arm's Triton ensemble) and hands that to the API
-as JSON in `ExperimentEnv.EXPERIMENT`; the API assigns visitors, tags every homepage with a
+in its config (`ApiConfig.experiment`) and the pinned versions to Triton; the API assigns visitors, tags every homepage with a
 recommendation id, and logs it; the event service attributes later events to the arm; the
 operator reads the per-arm counts back and decides (`experiments.decision`).
 """
@@ -180,11 +180,9 @@ class ResolvedExperiment(SpecModel):
     def shadow_arm(self) -> ResolvedArm | None:
         return next((a for a in self.arms if a.shadow), None)
 
-
-class ExperimentEnv:
-    """Environment keys the operator (and local mode) set on the API pods."""
-
-    EXPERIMENT: Final = "RECSYS_EXPERIMENT"  # a ResolvedExperiment as JSON; unset: no experiment
+    def pinned_versions(self, current: int | None) -> list[int]:
+        """Versions Triton must serve beside the current one for these arms."""
+        return sorted({a.version for a in self.arms if a.version is not None and a.version != current})
 
 
 # Upper edges (ms) of the per-arm latency buckets the API counts in Valkey; the operator reads

@@ -31,9 +31,13 @@ def overlap(shown: Sequence[str], other: Sequence[str]) -> float:
 
 class ExperimentRouter:
     def __init__(
-        self, experiment: ResolvedExperiment, client: redis.Redis, triton: AsyncTritonRecommender
+        self,
+        experiment: ResolvedExperiment,
+        client: redis.Redis,
+        triton: AsyncTritonRecommender,
+        metrics: ApiMetrics,
     ) -> None:
-        self.experiment = experiment
+        self.experiment, self.metrics = experiment, metrics
         self.log = HomepageLog(client, experiment)
         self.triton = triton
         self._shadow_tasks: set[asyncio.Task[None]] = set()
@@ -50,16 +54,10 @@ class ExperimentRouter:
         started: float,
         failed: bool,
     ) -> None:
+        latency = time.perf_counter() - started
+        self.metrics.observe_arm(self.experiment.name, arm.name, latency, error=failed)
         self.log.add(
-            ServedHomepage(
-                recommendation_id,
-                arm,
-                visitor,
-                tuple(item_ids),
-                time.time(),
-                time.perf_counter() - started,
-                failed,
-            )
+            ServedHomepage(recommendation_id, arm, visitor, tuple(item_ids), time.time(), latency, failed)
         )
 
     def shadow(self, request: RecommendationRequest, recommendation_id: str, shown: Sequence[str]) -> None:
