@@ -25,11 +25,11 @@ from recsys_workloads.contracts.experiment import (
     ExperimentSpec,
     ResolvedArm,
     ResolvedExperiment,
+    wilson_interval,
 )
 from recsys_workloads.contracts.serving import ENSEMBLE_OF, POPULAR_ENSEMBLE, Graph, pinned_ensemble
 
 DRAWS = 20_000  # Monte Carlo draws per decision: P(best) within about +-0.003 near 0.95
-Z_95 = 1.959964
 
 
 def known_versions(model: ModelStatus) -> set[int]:
@@ -80,16 +80,6 @@ def resolve(
     return ResolvedExperiment(name=spec.name, arms=arms, attribution_window_s=spec.attribution_window_s), []
 
 
-def wilson(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval of a binomial rate (good at small n and rates near 0)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def p99_ms(counters: ArmCounters) -> float | None:
     """Upper edge of the bucket holding the 99th percentile; inf beyond the last edge; None: no homepage."""
     if counters.homepages == 0:
@@ -120,7 +110,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 def arm_status(arm: ResolvedArm, counters: ArmCounters, spec: ExperimentSpec) -> ArmStatus:
     n, goal = counters.homepages, counters.goal_homepages.get(spec.goal, 0)
-    low, high = wilson(goal, n)
+    low, high = wilson_interval(goal, n)
     p99 = p99_ms(counters)
     errors = _rate(counters.errors, n)
     guard = spec.guardrails

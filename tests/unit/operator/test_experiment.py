@@ -12,7 +12,7 @@ import pytest
 from recsys_operator.api.recommender_system import ExperimentStatus, ModelStatus
 from recsys_operator.reconcilers import experiment as ex
 from recsys_operator.reconcilers.recommender_system import reconcile, spec_problems
-from recsys_workloads.contracts.experiment import ArmCounters, ExperimentSpec
+from recsys_workloads.contracts.experiment import ArmCounters, ExperimentSpec, wilson_interval
 from recsys_workloads.contracts.serving import ENSEMBLE, FUSED_ENSEMBLE, POPULAR_ENSEMBLE
 
 from .test_reconcile import RecordingCluster, _body, _condition
@@ -85,10 +85,10 @@ def test_wilson_intervals_cover_the_true_rate_about_95_percent_of_the_time() -> 
     rng = np.random.default_rng(7)
     for p, n in ((0.02, 500), (0.1, 200), (0.5, 50)):
         hits = rng.binomial(n, p, 4_000)
-        covered = np.mean([lo <= p <= hi for lo, hi in (ex.wilson(int(h), n) for h in hits)])
+        covered = np.mean([lo <= p <= hi for lo, hi in (wilson_interval(int(h), n) for h in hits)])
         assert 0.92 <= covered <= 0.99, (p, n, covered)
-    assert ex.wilson(0, 0) == (0.0, 1.0)
-    low, high = ex.wilson(0, 1000)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    low, high = wilson_interval(0, 1000)
     assert low < 1e-12 and 0 < high < 0.01
 
 

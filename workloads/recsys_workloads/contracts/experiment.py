@@ -10,6 +10,7 @@ operator reads the per-arm counts back and decides (`experiments.decision`).
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Final, Literal, Self
 
 from pydantic import Field, WithJsonSchema, model_validator
@@ -261,3 +262,17 @@ class ArmCounters(SpecModel):
             goal_events={g: count(CounterField.goal_events(g)) for g in GOALS},
             latency_buckets={e: count(CounterField.latency_bucket(e)) for e in LATENCY_BUCKETS_MS},
         )
+
+
+Z_95: Final = 1.959964
+
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of a binomial rate (good at small n and rates near 0); the status
+    and the demo page show the same interval."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -76,7 +76,9 @@ class OperatorMetric:
     TRAINING_RUNS: Final = "recsys_training_runs_finished_total"  # {recommender, state}
     MODEL_VERSION: Final = "recsys_model_version"  # gauge {recommender, role}
     ARM_HOMEPAGES: Final = "recsys_experiment_arm_homepages"  # gauge {recommender, experiment, arm}
-    ARM_GOAL_HOMEPAGES: Final = "recsys_experiment_arm_goal_homepages"  # gauge {recommender, experiment, arm, goal}
+    ARM_GOAL_HOMEPAGES: Final = (
+        "recsys_experiment_arm_goal_homepages"  # gauge {recommender, experiment, arm, goal}
+    )
 
 
 class TritonMetric:
