@@ -11,10 +11,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 import yaml
 from rich.console import Console
@@ -248,6 +251,143 @@ def test_incremental_run_on_posted_events_rolls_out_without_a_failed_request(loc
     # The events posted above are in the dataset the incremental run trained on.
     events = local.system.workdir / "events" / "interactions"
     assert list(events.glob("day=*/*.parquet"))
+
+
+class SimulatedVisitors:
+    """Registered users of the generated shop who click what they truly like.
+
+    Each shown item is clicked with probability CLICK_SCALE x (its ground-truth affinity x the
+    catalog size), capped: an item the visitor is indifferent to (uniform affinity) is clicked
+    CLICK_SCALE of the time. The ground truth is the generator's, which no model sees.
+    """
+
+    CLICK_SCALE = 0.03
+
+    def __init__(self, workdir: Path, seed: int = 5) -> None:
+        from recsys_workloads.data import schema as s
+        from recsys_workloads.data.ground_truth import load_ground_truth
+
+        self.truth = load_ground_truth(workdir / "data" / ".scratch" / "shop" / s.GROUND_TRUTH_DIR)
+        v = self.truth.visitors
+        self.users = [
+            str(u) for u, anon in zip(v.visitor_ids.tolist(), v.anonymous.tolist(), strict=True) if not anon
+        ]
+        self.row = {str(u): i for i, u in enumerate(v.visitor_ids.tolist())}
+        self.item = {str(i): n for n, i in enumerate(self.truth.items.item_ids.tolist())}
+        self.rng = np.random.default_rng(seed)
+        self._affinity: dict[str, npt.NDArray[np.float64]] = {}
+
+    def click_probabilities(self, user: str, items: list[str]) -> npt.NDArray[np.float64]:
+        from recsys_workloads.data.ground_truth import true_affinity
+
+        if user not in self._affinity:
+            last_day = int(self.truth.items.first_day.max())
+            self._affinity[user] = true_affinity(
+                self.truth, [self.row[user]], hour=12, weekday=2, device=0, day=last_day
+            )[0]
+        affinity = self._affinity[user][[self.item[i] for i in items]] * len(self.item)
+        return np.minimum(0.9, self.CLICK_SCALE * affinity)
+
+    def expected_click_rate(self, user: str, items: list[str]) -> float:
+        """P(at least one click on this homepage) under the ground truth."""
+        return float(1 - np.prod(1 - self.click_probabilities(user, items)))
+
+    def clicks(self, user: str, items: list[str]) -> list[str]:
+        p = self.click_probabilities(user, items)
+        return [i for i, hit in zip(items, self.rng.random(len(items)) < p, strict=True) if hit]
+
+
+def api_arm_assignments(api: str, experiment: str) -> dict[str, int]:
+    """recsys_api_arm_assignments_total of the live arms, scraped from the API's /metrics."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{api}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    return {
+        sample.labels["arm"]: int(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "recsys_api_arm_assignments_total"
+        and sample.labels.get("experiment") == experiment
+        and sample.labels["arm"] != "previous"
+    }
+
+
+def test_an_experiment_promotes_the_arm_simulated_users_prefer(local: Local) -> None:
+    """Done-when of issue 19 in local mode: the trained model against the popularity path, with a
+    shadow arm on the previous version; decided by the operator's rule on attributed clicks."""
+    previous_spec = local.spec_file
+    experiment = {
+        "name": "model-vs-popular",
+        "arms": [
+            {"name": "model", "version": "latest", "weight": 50},
+            {"name": "popular", "version": "popular", "weight": 50},
+            {"name": "previous", "version": 1, "shadow": True},
+        ],
+        "promote": "Auto",
+        "guardrails": {"minHomepages": 150},
+    }
+    spec = yaml.safe_load(local.spec_file.read_text())["spec"]
+    state = local.system.up(
+        write_spec(local.spec_file.with_name("homepage-experiment.yaml"), {**spec, "experiment": experiment})
+    )
+    assert state.status["model"]["currentVersion"] == 2
+    assert local.system.pinned_versions() == [1]  # the shadow arm's version serves beside v2
+    api = state.processes["api"].url
+    visitors = SimulatedVisitors(local.system.workdir)
+    shown: Counter[str] = Counter()
+    expected: dict[str, list[float]] = {"model": [], "popular": []}
+    users = visitors.users
+    phase, n = "Running", 0
+    while phase == "Running" and n < 3_000:
+        for _ in range(100):
+            user = users[n % len(users)]
+            n += 1
+            code, page = http.post(f"{api}/v1/recommendations", {"user_id": user, "num_items": 8})
+            assert code == 200 and page["experiment"] == "model-vs-popular", page
+            assert page["arm"] in ("model", "popular"), page["arm"]  # the shadow arm is never shown
+            shown[page["arm"]] += 1
+            expected[page["arm"]].append(visitors.expected_click_rate(user, page["item_ids"]))
+            for item in visitors.clicks(user, page["item_ids"]):
+                event = {
+                    "event_id": uuid.uuid4().hex,
+                    "user_id": user,
+                    "item_id": item,
+                    "event_type": "View",
+                    "recommendation_id": page["recommendation_id"],
+                }
+                assert http.post(f"{api}/v1/demo/events", event)[0] == 200
+        time.sleep(0.2)  # the API flushes its homepage log every 50 ms
+        status = local.system.status().status
+        phase = status["experiment"]["phase"]
+
+    truth = {arm: float(np.mean(rates)) for arm, rates in expected.items()}
+    print(f"{n} homepages; ground-truth click rates {truth}; status {status['experiment']['summary']}")
+    assert phase == "Concluded", status["experiment"]
+    better = max(truth, key=lambda arm: truth[arm])
+    assert status["experiment"]["winner"] == better
+    arms = {a["name"]: a for a in status["experiment"]["arms"]}
+    # Counts agree: what the test was served, what the status read from Valkey, what the API exports.
+    assert {arm: arms[arm]["homepages"] for arm in shown} == dict(shown)
+    assert arms["previous"]["homepages"] >= sum(shown.values()) - 20  # the shadow follows every live request
+    assert arms["previous"]["overlap"] is not None
+    assert api_arm_assignments(api, "model-vs-popular") == dict(shown)
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["ExperimentConcluded"]["status"] == "True"
+
+    # promote: Auto: the API now serves the winner to everyone.
+    api = local.state().processes["api"].url
+    arms_now = {
+        http.post(f"{api}/v1/recommendations", {"user_id": u, "num_items": 4})[1]["arm"] for u in users[:20]
+    }
+    assert arms_now == {better}
+
+    back = local.system.up(previous_spec)  # the experiment removed: pinned versions unloaded
+    assert local.system.pinned_versions() == []
+    assert "experiment" not in back.status or back.status["experiment"] is None
+    local.spec_file = previous_spec
 
 
 def test_valkey_outage_keeps_homepages_flowing_and_refuses_events_then_up_recovers(local: Local) -> None:

@@ -401,7 +401,8 @@ class LocalSystem:
             self.console.print(f"[{colour}]{event.reason}[/]: {event.message}")
 
     def version_dir(self, state: LocalState, version: int) -> Path:
-        storage = pipeline_adapter.storage_for(state.namespace, state.name)
+        with self._local_runner_env():  # the adapter finds local mode's storage through the environment
+            storage = pipeline_adapter.storage_for(state.namespace, state.name)
         return Path(storage.model_repository) / str(version)
 
     def _serve_current(self, state: LocalState) -> None:
@@ -626,10 +627,11 @@ class LocalSystem:
 
     def _counter_reader(self, state: LocalState) -> rs_reconciler.CounterReader:
         """Local mode's own Valkey, whose keys carry no recommender namespace (one recommender)."""
-        url = self.redis_url(state)
 
         def read(_url: str, _namespace: str, experiment: str, arms: Sequence[str]) -> dict[str, ArmCounters]:
-            return read_arm_counters(url, "", experiment, arms)
+            if "redis" not in state.processes:
+                raise OSError("the local redis-server is not running")
+            return read_arm_counters(self.redis_url(state), "", experiment, arms)
 
         return read
 

@@ -24,6 +24,9 @@ from recsys_operator.manifests.common import Owner
 from recsys_operator.reconcilers.recommender_system import spec_problems
 
 RS, TR = "RecommenderSystem", "TrainingRun"
+ARM_A = {"name": "a", "version": "latest", "weight": 50}
+ARM_B = {"name": "b", "version": "popular", "weight": 50}
+SHADOW = {"name": "s", "version": 3, "shadow": True}
 MISSING = object()  # the object has no spec at all
 REF = {"recommenderRef": {"name": "homepage"}}
 
@@ -157,6 +160,61 @@ SERVER_REJECTS: dict[str, Malformed] = {
     "query-layer-zero": rs("models.twoTower.queryLayers", [64, 0]),
     "bottom-layer-negative": rs("models.dlrm.bottomLayers", [-1, 64]),
     "too-many-top-layers": rs("models.dlrm.topLayers", [8] * 9),
+    # experiment (the schema's part: types, bounds, enums, names)
+    "experiment-without-arms": rs("experiment", {"name": "e"}, "spec.experiment.arms"),
+    "experiment-one-arm": rs("experiment", {"name": "e", "arms": [ARM_A]}, "spec.experiment.arms"),
+    "experiment-nine-arms": rs(
+        "experiment",
+        {"name": "e", "arms": [{**ARM_A, "name": f"a{i}"} for i in range(9)]},
+        "spec.experiment.arms",
+    ),
+    "experiment-name-uppercase": rs(
+        "experiment", {"name": "Ranker", "arms": [ARM_A, ARM_B]}, "spec.experiment.name"
+    ),
+    "experiment-arm-name-with-space": rs(
+        "experiment",
+        {"name": "e", "arms": [{**ARM_A, "name": "arm a"}, ARM_B]},
+        "spec.experiment.arms[0].name",
+    ),
+    "experiment-arm-weight-over-100": rs(
+        "experiment",
+        {"name": "e", "arms": [{**ARM_A, "weight": 150}, ARM_B]},
+        "spec.experiment.arms[0].weight",
+    ),
+    "experiment-arm-weight-negative": rs(
+        "experiment",
+        {"name": "e", "arms": [{**ARM_A, "weight": -10}, ARM_B]},
+        "spec.experiment.arms[0].weight",
+    ),
+    "experiment-arm-without-version": rs(
+        "experiment",
+        {"name": "e", "arms": [{"name": "a", "weight": 50}, ARM_B]},
+        "spec.experiment.arms[0].version",
+    ),
+    "experiment-goal-unknown": rs(
+        "experiment", {"name": "e", "arms": [ARM_A, ARM_B], "goal": "revenue"}, "spec.experiment.goal"
+    ),
+    "experiment-promote-lowercase": rs(
+        "experiment", {"name": "e", "arms": [ARM_A, ARM_B], "promote": "auto"}, "spec.experiment.promote"
+    ),
+    "experiment-confidence-one": rs(
+        "experiment", {"name": "e", "arms": [ARM_A, ARM_B], "confidence": 1.0}, "spec.experiment.confidence"
+    ),
+    "experiment-window-ten-seconds": rs(
+        "experiment",
+        {"name": "e", "arms": [ARM_A, ARM_B], "attributionWindowS": 10},
+        "spec.experiment.attributionWindowS",
+    ),
+    "experiment-error-rate-guardrail-over-one": rs(
+        "experiment",
+        {"name": "e", "arms": [ARM_A, ARM_B], "guardrails": {"errorRate": 1.5}},
+        "spec.experiment.guardrails.errorRate",
+    ),
+    "experiment-min-homepages-zero": rs(
+        "experiment",
+        {"name": "e", "arms": [ARM_A, ARM_B], "guardrails": {"minHomepages": 0}},
+        "spec.experiment.guardrails.minHomepages",
+    ),
     "spec-not-an-object": Malformed(RS, ["filtering"], "spec"),
     "spec-missing": Malformed(RS, MISSING, "spec"),
     # TrainingRun
@@ -186,6 +244,42 @@ OPERATOR_REJECTS: dict[str, OperatorRule] = {
     "unknown-top-level-field": OperatorRule(RS, {"replicas": 3}, "replicas"),
     "typo-in-serving-field": OperatorRule(RS, {"serving": {"replica": 3}}, "replica"),
     "typo-in-training-run-field": OperatorRule(TR, {**REF, "promte": "Manual"}, "promte"),
+    # experiment rules across arms (no CEL on 1.20), and versions the int-or-string schema lets through
+    "experiment-weights-not-summing": OperatorRule(
+        RS, {"experiment": {"name": "e", "arms": [{**ARM_A, "weight": 60}, ARM_B]}}, "sum to 100"
+    ),
+    "experiment-duplicate-arm-names": OperatorRule(
+        RS, {"experiment": {"name": "e", "arms": [ARM_A, {**ARM_B, "name": "a"}]}}, "appear more than once"
+    ),
+    "experiment-two-shadow-arms": OperatorRule(
+        RS,
+        {"experiment": {"name": "e", "arms": [{**ARM_A, "weight": 100}, SHADOW, {**SHADOW, "name": "t"}]}},
+        "at most one shadow arm",
+    ),
+    "experiment-shadow-with-weight": OperatorRule(
+        RS,
+        {"experiment": {"name": "e", "arms": [{**ARM_A, "weight": 90}, {**SHADOW, "weight": 10}]}},
+        "weight must be 0",
+    ),
+    "experiment-shadow-on-popular": OperatorRule(
+        RS,
+        {"experiment": {"name": "e", "arms": [{**ARM_A, "weight": 100}, {**SHADOW, "version": "popular"}]}},
+        "shadow",
+    ),
+    "experiment-live-arm-weight-zero": OperatorRule(
+        RS,
+        {"experiment": {"name": "e", "arms": [{**ARM_A, "weight": 100}, {**ARM_B, "weight": 0}]}},
+        "weight 0",
+    ),
+    "experiment-version-zero": OperatorRule(
+        RS, {"experiment": {"name": "e", "arms": [{**ARM_A, "version": 0}, ARM_B]}}, "version must be >= 1"
+    ),
+    "experiment-version-keyword-unknown": OperatorRule(
+        RS, {"experiment": {"name": "e", "arms": [{**ARM_A, "version": "newest"}, ARM_B]}}, "arms.0.version"
+    ),
+    "experiment-typo-in-arm": OperatorRule(
+        RS, {"experiment": {"name": "e", "arms": [{**ARM_A, "wieght": 50}, ARM_B]}}, "wieght"
+    ),
     # Cross-field rules: CEL would express them, 1.20 has none; validate() does.
     "replicas-above-max-replicas": OperatorRule(
         RS, {"serving": {"replicas": 3, "maxReplicas": 2}}, "spec.serving.replicas"
