@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from recsys_workloads.contracts.evaluation import REPORT_JSON
+from recsys_workloads.contracts.evaluation import REPORT_JSON as REPORT_JSON  # pipelines import it here
 from recsys_workloads.evaluation.metrics import ndcg_at_k, recall_at_k
 from recsys_workloads.evaluation.retrieval import Ranked, RetrievalTask, segments
 
