@@ -11,7 +11,8 @@ Layout of the work folder: `state.json` (see state.py), `data/canonical` (the da
 event service and API read), `runs/` (pipeline runs; `runs/<ns>-<name>/models` holds the
 numbered model versions), `redis/`, `serving/` (Triton's repository and log; `pinned.json`: the
 versions served beside the current one, docs/decisions/0024), `events/`
-(the event log the incremental runs learn from), `api/`.
+(the event log the incremental runs learn from), `api/` (its config; `report.json`: a link to the
+current version's evaluation report, which the demo page charts).
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ from recsys_operator.reconcilers import recommender_system as rs_reconciler
 from recsys_operator.reconcilers import training_run as tr_reconciler
 from recsys_operator.reconcilers.experiment import resolve as resolve_experiment
 from recsys_workloads.contracts.access import AccessEnv, AuthSpec, GuardConfig, RateLimitConfig
+from recsys_workloads.contracts.evaluation import REPORT_JSON
 from recsys_workloads.contracts.experiment import ArmCounters, ResolvedExperiment
 from recsys_workloads.contracts.rollout import RolloutResult
 from recsys_workloads.contracts.serving import ENSEMBLE, ENSEMBLE_OF, POPULAR_ENSEMBLE, pinned_ensemble
+from recsys_workloads.models.artifacts import EVALUATION_DIR
 from recsys_workloads.pipelines.runner import LocalRunner
 from recsys_workloads.runtime import toolchain as tc
 from recsys_workloads.runtime.http_guard import load_token
@@ -416,7 +419,26 @@ class LocalSystem:
                 self._start_triton(state, current)
         ports = state.processes["triton"].ports
         state.status["endpoint"] = f"{LOOPBACK}:{ports['grpc']}"
+        self._link_report(state)
         save(self.workdir, state)
+
+    def _link_report(self, state: LocalState) -> Path:
+        """Point `api/report.json` at the current version's report; returns the link.
+
+        A link and not the version folder in the API's config: the API reads the report on every
+        request, so a promotion shows on the page without restarting the API (a changed config
+        would restart it). Dangling while no version serves: the page then shows no chart.
+        """
+        link = self._dir("api") / REPORT_JSON
+        current = (state.status.get("model") or {}).get("currentVersion")
+        if isinstance(current, int):
+            target = self.version_dir(state, current) / EVALUATION_DIR / REPORT_JSON
+            if not link.is_symlink() or link.readlink() != target:
+                fresh = link.with_name(f".{REPORT_JSON}.{os.getpid()}")
+                fresh.unlink(missing_ok=True)
+                fresh.symlink_to(target)
+                fresh.replace(link)  # atomic: a request never sees no link
+        return link
 
     def _repository(self, state: LocalState, version: int, validate: bool) -> Path:
         """Triton's repository for `version` and the pinned ones (rendered only when it changed)."""
@@ -588,6 +610,7 @@ class LocalSystem:
             events_url=state.processes["events"].url,
             guard=local_guard(spec.api.auth, spec.api.rate_limit),
             experiment=served_experiment(spec, state.status),
+            report=self._link_report(state),
         )
         return api.model_dump_json()
 

@@ -1,4 +1,7 @@
-"""The evaluation table the pipeline writes: one row per method and user segment."""
+"""The evaluation table the pipeline writes: one row per method and user segment.
+
+Its JSON shape, as readers parse it, is `contracts.evaluation`.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ from typing import Any, Final
 
 import numpy as np
 
+from recsys_workloads.contracts.evaluation import REPORT_JSON as REPORT_JSON  # pipelines import it here
 from recsys_workloads.evaluation.metrics import ndcg_at_k, recall_at_k
 from recsys_workloads.evaluation.retrieval import Ranked, RetrievalTask, segments
 
-REPORT_JSON: Final = "report.json"
 REPORT_MD: Final = "report.md"
 REPORT_PNG: Final = "report.png"
 

@@ -7,7 +7,8 @@ requests get a 422 that names the field.
 
 With `catalog` the API also serves the demo page (`GET /`, static files from `web/`, no
 build step) and what it needs: item names/categories/prices/images (`GET /v1/items`),
-demo visitors and a visitor's online state (`/v1/demo/...`). The page's clicks go through
+demo visitors and a visitor's online state, the experiment's live arms and the serving version's
+evaluation report (`/v1/demo/...`). The page's clicks go through
 `POST /v1/demo/events`, a thin proxy to the event service (`events_url`), rather than
 straight to the event service with CORS: the page then talks to one origin only, the event
 service can stay cluster-internal (no second public address, no allowed-origin list to keep
@@ -36,8 +37,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from recsys_workloads.contracts.access import AccessEnv, GuardConfig
+from recsys_workloads.contracts.evaluation import REPORT_JSON, ChartGroup, EvaluationReport, chart
 from recsys_workloads.contracts.experiment import ResolvedArm, ResolvedExperiment
 from recsys_workloads.contracts.serving import ENSEMBLE, Ensemble
+from recsys_workloads.models.artifacts import EVALUATION_DIR
 from recsys_workloads.online.client import connect
 from recsys_workloads.online.popularity import Popularity
 from recsys_workloads.online.seen_filter import SeenFilter, make_seen_filter
@@ -49,7 +52,7 @@ from recsys_workloads.serving.api.demo_catalog import (
     RegisteredVisitor,
     fresh_visitor_ids,
 )
-from recsys_workloads.serving.api.experiment import ExperimentRouter
+from recsys_workloads.serving.api.experiment import ExperimentRouter, ExperimentView, read_view
 from recsys_workloads.serving.api.metrics import ApiMetrics, ResponseCounter
 from recsys_workloads.serving.popular import recommend_popular
 from recsys_workloads.serving.recommender import RecommendationRequest
@@ -95,6 +98,11 @@ class ApiConfig(BaseModel):
     )
     experiment: ResolvedExperiment | None = Field(
         None, description="arms to split visitors over (needs redis_url: homepages are logged there)"
+    )
+    report: Path | None = Field(
+        None,
+        description="the serving version's evaluation report: report.json, or the version folder "
+        "holding evaluation/report.json (GET /v1/demo/report, with a catalog)",
     )
 
     @model_validator(mode="after")
@@ -223,6 +231,49 @@ class VisitorStateOut(BaseModel):
     top_category: str | None
     recent_items: list[str] = Field(description=f"most recent first, at most {RECENT_SHOWN}")
     store_skipped: bool = Field(description="Valkey unreachable or not configured: nothing could be read")
+
+
+class ReportOut(BaseModel):
+    """The serving version's offline evaluation, and the grouped bars the demo page draws from it."""
+
+    available: bool
+    detail: str = Field("", description="why there is no report, when there is none")
+    version: int | None = Field(None, description="the version folder's number, when it is one")
+    segment: str = Field("all", description="the user segment the chart shows")
+    queries: int | None = Field(None, description="held-out queries of that segment")
+    groups: list[ChartGroup] = Field(
+        default_factory=list, description="per metric, one bar per method (popularity, models, oracles)"
+    )
+    report: EvaluationReport | None = Field(None, description="report.json as written by the pipeline")
+
+
+def report_path(configured: Path) -> tuple[Path, int | None]:
+    """report.json and its version number: `<version>/evaluation/report.json` (or a link to it, as
+    local mode keeps), or a version folder."""
+    path = configured / EVALUATION_DIR / REPORT_JSON if configured.is_dir() else configured
+    real = path.resolve()
+    name = real.parent.parent.name if real.parent.name == EVALUATION_DIR else ""
+    return path, int(name) if name.isdigit() else None
+
+
+def read_report(configured: Path | None, segment: str = "all") -> ReportOut:
+    """Read on every call (a few kB): a re-trained folder shows without a restart."""
+    if configured is None:
+        return ReportOut(available=False, detail="no report configured (ApiConfig.report)")
+    path, version = report_path(configured)
+    try:
+        report = EvaluationReport.read(path)
+    except (OSError, ValueError) as exc:
+        return ReportOut(available=False, detail=f"{path}: {exc}", version=version)
+    queries = next((r.queries for r in report.retrieval if r.segment == segment), None)
+    return ReportOut(
+        available=True,
+        version=version,
+        segment=segment,
+        queries=queries,
+        groups=chart(report, segment),
+        report=report,
+    )
 
 
 def forward_event(events_url: str, raw: bytes, timeout_s: float, token: str = "") -> Response:
@@ -387,6 +438,26 @@ def create_app(
             recent_items=record.recent_items,
             store_skipped=record.store_skipped,
         )
+
+    @app.get("/v1/demo/experiment", response_model=ExperimentView, responses={404: {}})
+    def demo_experiment() -> ExperimentView:
+        """The running experiment's arms with their live counts and rates (no experiment: no arms).
+
+        Counts are what the operator's status reads (`exp:<experiment>:<arm>`), so the page and
+        `status.experiment` agree; homepages reach Valkey within the log's flush interval.
+        """
+        need_catalog()
+        return read_view(config.experiment, fallback.client)
+
+    @app.get("/v1/demo/report", response_model=ReportOut, responses={404: {}})
+    def demo_report() -> ReportOut:
+        """The serving version's evaluation report: the model against popularity and the oracle.
+
+        200 with `available: false` when none is configured or readable: the page hides its chart
+        rather than logging a failed request.
+        """
+        need_catalog()
+        return read_report(config.report)
 
     @app.post(
         "/v1/demo/events",

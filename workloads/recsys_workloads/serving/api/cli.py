@@ -38,6 +38,10 @@ def serve(
     events_url: Annotated[
         str, typer.Option(help="event service base URL the demo page's clicks are forwarded to")
     ] = "",
+    report: Annotated[
+        Path | None,
+        typer.Option(help="model version folder (or its evaluation/report.json) the demo page charts"),
+    ] = None,
     timeout_s: Annotated[float, typer.Option(min=0.001, help="deadline of one Triton call")] = 0.5,
     config: Annotated[
         Path | None,
@@ -63,6 +67,7 @@ def serve(
                     "redis_url": redis_url,
                     "catalog": catalog,
                     "events_url": events_url,
+                    "report": report,
                     "timeout_s": timeout_s,
                 }
             )

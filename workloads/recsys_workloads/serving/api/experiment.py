@@ -2,6 +2,7 @@
 
 The shadow arm (if any) runs the same request against its own ensemble in a task the response
 does not wait for; its answer is only compared with what was shown (`overlap`) and counted.
+`read_view` reads the arms' counters back for the demo page, with the status's arithmetic.
 """
 
 from __future__ import annotations
@@ -13,8 +14,17 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 import redis
+from pydantic import BaseModel, Field
 
-from recsys_workloads.contracts.experiment import ResolvedArm, ResolvedExperiment
+from recsys_workloads.contracts.experiment import (
+    GOALS,
+    ArmCounters,
+    Goal,
+    ResolvedArm,
+    ResolvedExperiment,
+    wilson_interval,
+)
+from recsys_workloads.contracts.keys import arm_counters_key
 from recsys_workloads.experiments.assignment import assign
 from recsys_workloads.experiments.homepage_log import FLUSH_INTERVAL_S, HomepageLog, ServedHomepage
 from recsys_workloads.serving.api.metrics import ApiMetrics
@@ -22,6 +32,88 @@ from recsys_workloads.serving.recommender import RecommendationRequest
 from recsys_workloads.serving.triton.client import AsyncTritonRecommender, TritonUnavailableError
 
 log = logging.getLogger(__name__)
+
+
+class GoalRate(BaseModel):
+    homepages: int = Field(description="homepages with at least one attributed event of the goal")
+    events: int = Field(description="every attributed event of the goal")
+    rate: float | None = Field(description="homepages / the arm's homepages (None before any)")
+    low: float | None = Field(description="Wilson 95 % interval, as in status.experiment")
+    high: float | None
+
+
+class ArmView(BaseModel):
+    """One arm with its live counters, computed as the operator's status computes them."""
+
+    name: str
+    version: int | None = Field(description="None: the API's popularity path")
+    weight: int
+    shadow: bool
+    homepages: int = Field(description="homepages served (shadow: computed)")
+    errors: int = Field(description="of those, answered by the popularity fallback")
+    goals: dict[Goal, GoalRate] = Field(description="click, addToCart, purchase (empty for the shadow arm)")
+    overlap: float | None = Field(description="shadow: mean share of its items also shown")
+
+
+class ExperimentView(BaseModel):
+    experiment: str | None = Field(description="None: no experiment runs")
+    attribution_window_s: int | None
+    arms: list[ArmView]
+    store_skipped: bool = Field(description="Valkey unreachable: the counts are missing, not zero")
+
+
+def arm_view(arm: ResolvedArm, counters: ArmCounters) -> ArmView:
+    n = counters.homepages
+    goals: dict[Goal, GoalRate] = {}
+    for goal in () if arm.shadow else GOALS:  # never shown: nothing to attribute
+        hits = counters.goal_homepages.get(goal, 0)
+        low, high = wilson_interval(hits, n)
+        goals[goal] = GoalRate(
+            homepages=hits,
+            events=counters.goal_events.get(goal, 0),
+            rate=hits / n if n else None,
+            low=low if n else None,
+            high=high if n else None,
+        )
+    return ArmView(
+        name=arm.name,
+        version=arm.version,
+        weight=arm.weight,
+        shadow=arm.shadow,
+        homepages=n,
+        errors=counters.errors,
+        goals=goals,
+        overlap=counters.overlap_milli / 1000 / n if arm.shadow and n else None,
+    )
+
+
+def read_view(experiment: ResolvedExperiment | None, client: redis.Redis | None) -> ExperimentView:
+    """The experiment's arms with their counters from Valkey (one pipelined HGETALL per arm)."""
+    if experiment is None:
+        return ExperimentView(experiment=None, attribution_window_s=None, arms=[], store_skipped=False)
+    raw: list[dict[bytes | str, bytes | str]] = []
+    if client is not None:
+        try:
+            pipe = client.pipeline(transaction=False)
+            for arm in experiment.arms:
+                pipe.hgetall(arm_counters_key(experiment.name, arm.name))
+            raw = pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            log.warning("experiment %s: counters unreadable: %s", experiment.name, exc)
+    skipped = len(raw) != len(experiment.arms)
+    counters = [ArmCounters.from_hash({_text(k): _text(v) for k, v in found.items()}) for found in raw]
+    if skipped:
+        counters = [ArmCounters() for _ in experiment.arms]
+    return ExperimentView(
+        experiment=experiment.name,
+        attribution_window_s=experiment.attribution_window_s,
+        arms=[arm_view(a, c) for a, c in zip(experiment.arms, counters, strict=True)],
+        store_skipped=skipped,
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def overlap(shown: Sequence[str], other: Sequence[str]) -> float:

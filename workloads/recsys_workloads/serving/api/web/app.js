@@ -2,13 +2,16 @@
 // Flow: POST /v1/recommendations -> GET /v1/items (names, categories, images) -> render;
 // a click POSTs a View to /v1/demo/events (forwarded to the event service), then refreshes
 // and reports what changed. Catalog text is only ever set through textContent.
+// Two pictures below: the experiment's arms (GET /v1/demo/experiment, re-read after each click)
+// and the serving version's evaluation report (GET /v1/demo/report), drawn as inline SVG.
 "use strict";
 
 const DAY_MS = 86400e3;
 const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 const $ = (id) => document.getElementById(id);
 const items = new Map(); // item_id -> ItemInfo (cached across refreshes)
-const state = { visitors: null, page: null, busy: false, pending: null, refreshes: 0 };
+const state = { visitors: null, page: null, busy: false, pending: null, refreshes: 0, experiment: null, experimentLoads: 0 };
+const SVG_NS = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -108,7 +111,7 @@ function hue(text) {
 
 function placeholder(info) {
   // No image in the catalog: a generated tile, coloured by category.
-  const ns = "http://www.w3.org/2000/svg";
+  const ns = SVG_NS;
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 160 120");
   svg.setAttribute("class", "thumb placeholder");
@@ -199,6 +202,7 @@ function renderPanel(page, before, clicked) {
     badge("filter-skipped", "filter skipped", "warn", page.filter_skipped),
     badge("cold-start", "cold start", "info", page.cold_start),
   );
+  $("arm").textContent = page.arm === null ? "no experiment" : `${page.arm} (${page.version === null ? "popularity path" : `v${page.version}`})`;
   const top = page.topCategory || "none yet";
   $("top-category").textContent =
     before && before.visitor.id === page.visitor.id && before.topCategory !== page.topCategory
@@ -231,6 +235,190 @@ function renderPanel(page, before, clicked) {
     el("p", { "data-categories": "before" }, `before: ${countsText(categoryCounts(before.item_ids))}`),
     el("p", { "data-categories": "after" }, `after: ${countsText(categoryCounts(page.item_ids))}`),
   );
+}
+
+// --- pictures: experiment arms and the evaluation report -----------------------------------
+
+function svg(tag, attrs = {}, text = null) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function pct(x) {
+  return x === null ? "–" : `${(100 * x).toFixed(1)} %`;
+}
+
+function niceMax(x) {
+  // The axis end: the smallest of 1, 2 or 5 x 10^k at or above x (at most 1: rates and recalls).
+  if (!(x > 0)) return 1;
+  const step = 10 ** Math.floor(Math.log10(x));
+  const nice = [1, 2, 5, 10].map((m) => m * step).find((v) => v >= x - 1e-12);
+  return Math.min(1, nice);
+}
+
+function renderExperiment() {
+  const body = state.experiment;
+  const panel = $("experiment-panel");
+  if (!body || body.experiment === null) {
+    panel.hidden = true;
+    return;
+  }
+  panel.hidden = false;
+  const current = state.page ? state.page.arm : null;
+  $("experiment-name").textContent = `${body.experiment}${body.store_skipped ? " (Valkey unreachable: no counts)" : ""}`;
+  const live = body.arms.filter((a) => !a.shadow);
+  const W = 560, left = 120, right = 110, row = 38, top = 8, axis = 22;
+  const H = top + row * body.arms.length + axis;
+  const scale = niceMax(Math.max(...live.map((a) => a.goals.click.high ?? a.goals.click.rate ?? 0), 0.01));
+  const x = (v) => left + (W - left - right) * (v / scale);
+  const chart = $("arms-chart");
+  chart.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const nodes = [];
+  for (let t = 0; t <= 4; t++) {
+    const v = (scale * t) / 4;
+    nodes.push(svg("line", { x1: x(v), x2: x(v), y1: top, y2: H - axis, stroke: "#e3e6eb" }));
+    nodes.push(svg("text", { x: x(v), y: H - 6, "text-anchor": "middle", "font-size": 11, fill: "#6b7280" }, pct(v)));
+  }
+  body.arms.forEach((arm, i) => {
+    const y = top + i * row;
+    const mine = arm.name === current;
+    const g = svg("g", { class: "arm", "data-arm": arm.name, "data-current": String(mine) });
+    const colour = mine ? "#2f6fde" : "#1d2330";
+    g.append(svg("text", { x: left - 8, y: y + row / 2, "text-anchor": "end", "font-size": 13, "font-weight": mine ? 700 : 400, fill: colour },
+      `${mine ? "▶ " : ""}${arm.name}`));
+    g.append(svg("text", { x: left - 8, y: y + row / 2 + 12, "text-anchor": "end", "font-size": 10, fill: "#6b7280" },
+      arm.version === null ? "popularity path" : `model v${arm.version}`));
+    if (arm.shadow) {
+      const overlap = arm.overlap === null ? "–" : pct(arm.overlap);
+      g.append(svg("text", { x: left, y: y + row / 2 + 4, "font-size": 12, fill: "#6b7280", "font-style": "italic" },
+        `shadow: ${arm.homepages} computed, never shown; overlap with the shown page ${overlap}`));
+      nodes.push(g);
+      return;
+    }
+    const click = arm.goals.click;
+    const fill = mine ? "#2f6fde" : "#93b4ec";
+    g.append(svg("rect", { class: "bar", x: left, y: y + 7, width: Math.max(0, x(click.rate ?? 0) - left), height: row - 14, rx: 3, fill,
+      "data-rate": click.rate ?? "" }));
+    if (click.low !== null) {
+      const cy = y + row / 2;
+      const whisker = svg("g", { class: "whisker", stroke: "#1d2330", "stroke-width": 1.5, "data-low": click.low, "data-high": click.high });
+      whisker.append(
+        svg("line", { x1: x(click.low), x2: x(click.high), y1: cy, y2: cy }),
+        svg("line", { x1: x(click.low), x2: x(click.low), y1: cy - 6, y2: cy + 6 }),
+        svg("line", { x1: x(click.high), x2: x(click.high), y1: cy - 6, y2: cy + 6 }),
+      );
+      g.append(whisker);
+    }
+    g.append(svg("text", { class: "value", x: W - right + 8, y: y + row / 2 + 4, "font-size": 12, fill: "#1d2330" },
+      `${pct(click.rate)} (${click.homepages}/${arm.homepages})`));
+    nodes.push(g);
+  });
+  chart.replaceChildren(...nodes);
+  $("arms-table").tBodies[0].replaceChildren(...body.arms.map((arm) => {
+    const click = arm.goals.click;
+    const cells = [
+      (arm.name === current ? "▶ " : "") + arm.name,
+      arm.version === null ? "popularity" : `v${arm.version}`,
+      arm.shadow ? "shadow" : `${arm.weight} %`,
+      String(arm.homepages),
+      click ? String(click.homepages) : "–",
+      click ? pct(click.rate) : "–",
+      String(arm.errors),
+    ];
+    const tr = el("tr", {
+      "data-arm": arm.name, "data-current": String(arm.name === current), "data-shadow": String(arm.shadow),
+      "data-homepages": String(arm.homepages), "data-clicks": click ? String(click.homepages) : "",
+      "data-click-events": click ? String(click.events) : "",
+    }, ...cells.map((c) => el("td", {}, c)));
+    return tr;
+  }));
+}
+
+async function loadExperiment() {
+  const { body } = await getJson("/v1/demo/experiment");
+  state.experiment = body;
+  renderExperiment();
+  state.experimentLoads += 1;
+  document.body.dataset.experimentLoads = String(state.experimentLoads);
+}
+
+const ROLE_COLOURS = { baseline: ["#9ca3af"], model: ["#2f6fde", "#60a5fa", "#1e3a8a", "#93c5fd"], oracle: ["#15803d", "#f59e0b"] };
+
+function methodColours(groups) {
+  const colours = new Map();
+  const used = { baseline: 0, model: 0, oracle: 0 };
+  for (const group of groups) {
+    for (const bar of group.bars) {
+      if (colours.has(bar.method)) continue;
+      const palette = ROLE_COLOURS[bar.role];
+      colours.set(bar.method, palette[used[bar.role]++ % palette.length]);
+    }
+  }
+  return colours;
+}
+
+function renderReport(body) {
+  const panel = $("evaluation-panel");
+  panel.hidden = !body.available;
+  if (!body.available) return;
+  $("report-version").textContent = body.version === null ? "" : `model version ${body.version}`;
+  $("report-queries").textContent = body.queries === null ? "–" : String(body.queries);
+  const groups = body.groups;
+  const colours = methodColours(groups);
+  const W = 760, H = 320, left = 44, right = 8, top = 40, bottom = 34;
+  const values = groups.flatMap((g) => g.bars.map((b) => b.value ?? 0));
+  const scale = niceMax(Math.max(...values, 0.01));
+  const y = (v) => top + (H - top - bottom) * (1 - v / scale);
+  const chart = $("report-chart");
+  chart.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const nodes = [];
+  for (let t = 0; t <= 4; t++) {
+    const v = (scale * t) / 4;
+    nodes.push(svg("line", { x1: left, x2: W - right, y1: y(v), y2: y(v), stroke: "#e3e6eb" }));
+    nodes.push(svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#6b7280" }, v.toFixed(2)));
+  }
+  const slot = (W - left - right) / Math.max(1, groups.length);
+  groups.forEach((group, gi) => {
+    const g = svg("g", { class: "group", "data-metric": group.metric });
+    const width = Math.min(34, (slot * 0.84) / Math.max(1, group.bars.length));
+    const start = left + gi * slot + (slot - width * group.bars.length) / 2;
+    group.bars.forEach((bar, bi) => {
+      const bx = start + bi * width;
+      const v = bar.value ?? 0;
+      const rect = svg("rect", { class: "bar", x: bx + 1, y: y(v), width: width - 2, height: y(0) - y(v), fill: colours.get(bar.method),
+        "data-method": bar.method, "data-role": bar.role, "data-value": bar.value ?? "" });
+      rect.append(svg("title", {}, `${bar.method}: ${bar.value === null ? "n/a" : bar.value.toFixed(4)}`));
+      g.append(rect);
+      // Upright labels: six bars to a group leave each one too narrow for a level number.
+      const lx = bx + width / 2 + 3, ly = y(v) - 4;
+      g.append(svg("text", { class: "value", x: lx, y: ly, transform: `rotate(-90 ${lx} ${ly})`, "font-size": 10, fill: "#1d2330" },
+        bar.value === null ? "n/a" : bar.value.toFixed(3)));
+    });
+    if (group.metric === "auc") {
+      // The report has no baseline AUC; a random ranker's is 0.5.
+      const x0 = left + gi * slot + slot * 0.06, x1 = left + (gi + 1) * slot - slot * 0.06;
+      g.append(svg("line", { x1: x0, x2: x1, y1: y(0.5), y2: y(0.5), stroke: "#b45309", "stroke-dasharray": "4 3", "stroke-width": 1.5 }));
+      g.append(svg("text", { x: x1, y: y(0.5) - 4, "text-anchor": "end", "font-size": 10, fill: "#b45309" }, "chance 0.5"));
+    }
+    g.append(svg("text", { class: "metric", x: left + gi * slot + slot / 2, y: H - 12, "text-anchor": "middle", "font-size": 13, "font-weight": 600, fill: "#1d2330" },
+      group.metric));
+    nodes.push(g);
+  });
+  nodes.push(svg("line", { x1: left, x2: W - right, y1: y(0), y2: y(0), stroke: "#6b7280" }));
+  chart.replaceChildren(...nodes);
+  $("report-legend").replaceChildren(...[...colours.entries()].map(([method, colour]) => {
+    const span = el("span", { "data-method": method }, method);
+    span.style.setProperty("--swatch", colour);
+    return span;
+  }));
+}
+
+async function loadReport() {
+  const { body } = await getJson("/v1/demo/report");
+  renderReport(body);
+  document.body.dataset.report = body.available ? "shown" : "none";
 }
 
 // --- requests -----------------------------------------------------------------------------
@@ -286,6 +474,7 @@ async function refresh(clicked = null, clickStarted = null) {
   state.page = page;
   renderGrid(page);
   renderPanel(page, before, clicked);
+  renderExperiment();
   if (clickStarted !== null) {
     const ms = performance.now() - clickStarted;
     $("adapted").textContent = `${ms.toFixed(0)} ms from click to new homepage`;
@@ -312,6 +501,7 @@ function view(itemId) {
       body: JSON.stringify(event),
     });
     await refresh(itemId, clickStarted);
+    await loadExperiment(); // the click now counts for the arm that showed this homepage
   });
 }
 
@@ -355,6 +545,7 @@ function init() {
   }));
   safely(async () => {
     await loadVisitors();
+    await Promise.all([loadExperiment(), loadReport()]);
     await refresh();
   });
 }
