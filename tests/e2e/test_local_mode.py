@@ -8,6 +8,7 @@ load, a Valkey outage, a restart, and `down`.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -311,82 +312,117 @@ def api_arm_assignments(api: str, experiment: str) -> dict[str, int]:
         for sample in family.samples
         if sample.name == "recsys_api_arm_assignments_total"
         and sample.labels.get("experiment") == experiment
-        and sample.labels["arm"] != "previous"
+        and sample.labels["arm"] != "shadow"
     }
 
 
+def weaken(version: Path, source: Path) -> None:
+    """`version` becomes a copy of `source` whose ranker scores are 1 - p: the order inverted, the
+    same retrieval. A deliberately weakened model that Triton serves like any other version."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from recsys_workloads.models import artifacts
+
+    shutil.rmtree(version)
+    shutil.copytree(source, version)
+    path = version / artifacts.EXPORT_DIR / artifacts.DLRM_ONNX
+    model = onnx.load(str(path))
+    out = model.graph.output[0].name
+    producer = next(n for n in model.graph.node if out in n.output)
+    producer.output[list(producer.output).index(out)] = f"{out}_raw"
+    model.graph.initializer.append(numpy_helper.from_array(np.array(1.0, dtype=np.float32), "weaken_one"))
+    model.graph.node.append(helper.make_node("Sub", ["weaken_one", f"{out}_raw"], [out]))
+    onnx.save(model, str(path))
+
+
 def test_an_experiment_promotes_the_arm_simulated_users_prefer(local: Local) -> None:
-    """Done-when of issue 19 in local mode: the trained model against the popularity path, with a
-    shadow arm on the previous version; decided by the operator's rule on attributed clicks."""
+    """Done-when of issue 19 in local mode: the trained model against a deliberately weakened one
+    (version 1 rewritten as v2 with its ranking inverted, pinned beside v2), the trained model
+    again as a shadow; decided by the operator's rule on clicks the ground truth draws."""
     previous_spec = local.spec_file
+    state = local.state()
+    assert state.status["model"]["currentVersion"] == 2
+    weaken(local.system.version_dir(state, 1), local.system.version_dir(state, 2))
     experiment = {
-        "name": "model-vs-popular",
+        "name": "model-vs-weakened",
         "arms": [
             {"name": "model", "version": "latest", "weight": 50},
-            {"name": "popular", "version": "popular", "weight": 50},
-            {"name": "previous", "version": 1, "shadow": True},
+            {"name": "weakened", "version": 1, "weight": 50},
+            {"name": "shadow", "version": "latest", "shadow": True},
         ],
         "promote": "Auto",
         "guardrails": {"minHomepages": 150},
     }
     spec = yaml.safe_load(local.spec_file.read_text())["spec"]
-    state = local.system.up(
-        write_spec(local.spec_file.with_name("homepage-experiment.yaml"), {**spec, "experiment": experiment})
+    spec_file = write_spec(
+        local.spec_file.with_name("homepage-experiment.yaml"), {**spec, "experiment": experiment}
     )
-    assert state.status["model"]["currentVersion"] == 2
-    assert local.system.pinned_versions() == [1]  # the shadow arm's version serves beside v2
+    state = local.system.up(spec_file)
+    assert local.system.pinned_versions() == [1]  # the weakened arm's version serves beside v2
     api = state.processes["api"].url
     visitors = SimulatedVisitors(local.system.workdir)
     shown: Counter[str] = Counter()
-    expected: dict[str, list[float]] = {"model": [], "popular": []}
+    expected: dict[str, list[float]] = {"model": [], "weakened": []}
     users = visitors.users
-    phase, n = "Running", 0
-    while phase == "Running" and n < 3_000:
+    phase, n, clicks, exported = "Running", 0, 0, {}
+    while phase == "Running" and n < 2_000:
+        pending = []
         for _ in range(100):
             user = users[n % len(users)]
             n += 1
             code, page = http.post(f"{api}/v1/recommendations", {"user_id": user, "num_items": 8})
-            assert code == 200 and page["experiment"] == "model-vs-popular", page
-            assert page["arm"] in ("model", "popular"), page["arm"]  # the shadow arm is never shown
+            assert code == 200 and page["experiment"] == "model-vs-weakened" and not page["fallback"], page
+            assert page["arm"] in ("model", "weakened"), page["arm"]  # the shadow arm is never shown
             shown[page["arm"]] += 1
             expected[page["arm"]].append(visitors.expected_click_rate(user, page["item_ids"]))
-            for item in visitors.clicks(user, page["item_ids"]):
-                event = {
-                    "event_id": uuid.uuid4().hex,
-                    "user_id": user,
-                    "item_id": item,
-                    "event_type": "View",
-                    "recommendation_id": page["recommendation_id"],
-                }
-                assert http.post(f"{api}/v1/demo/events", event)[0] == 200
-        time.sleep(0.2)  # the API flushes its homepage log every 50 ms
+            pending += [
+                (user, item, page["recommendation_id"]) for item in visitors.clicks(user, page["item_ids"])
+            ]
+        time.sleep(0.2)  # people click after the page shows (the API logs its homepages every 50 ms)
+        for user, item, rid in pending:
+            event = {
+                "event_id": uuid.uuid4().hex,
+                "user_id": user,
+                "item_id": item,
+                "event_type": "View",
+                "recommendation_id": rid,
+            }
+            assert http.post(f"{api}/v1/demo/events", event)[0] == 200
+        clicks += len(pending)
+        exported = api_arm_assignments(api, "model-vs-weakened")  # before a decision restarts the API
         status = local.system.status().status
         phase = status["experiment"]["phase"]
 
     truth = {arm: float(np.mean(rates)) for arm, rates in expected.items()}
-    print(f"{n} homepages; ground-truth click rates {truth}; status {status['experiment']['summary']}")
+    print(
+        f"{n} homepages, {clicks} clicks; ground-truth click rates {truth}; {status['experiment']['summary']}"
+    )
     assert phase == "Concluded", status["experiment"]
-    better = max(truth, key=lambda arm: truth[arm])
-    assert status["experiment"]["winner"] == better
+    assert status["experiment"]["winner"] == max(truth, key=lambda arm: truth[arm]) == "model"
     arms = {a["name"]: a for a in status["experiment"]["arms"]}
     # Counts agree: what the test was served, what the status read from Valkey, what the API exports.
     assert {arm: arms[arm]["homepages"] for arm in shown} == dict(shown)
-    assert arms["previous"]["homepages"] >= sum(shown.values()) - 20  # the shadow follows every live request
-    assert arms["previous"]["overlap"] is not None
-    assert api_arm_assignments(api, "model-vs-popular") == dict(shown)
+    assert exported == dict(shown)
+    assert sum(arms[a]["attributed"]["click"] for a in shown) <= clicks
+    assert arms["shadow"]["homepages"] >= n - 20  # the shadow follows every live request
+    assert arms["shadow"]["overlap"] is not None and arms["shadow"]["overlap"] > 0
     conditions = {c["type"]: c for c in status["conditions"]}
-    assert conditions["ExperimentConcluded"]["status"] == "True"
+    assert (conditions["ExperimentConcluded"]["status"], conditions["ExperimentConcluded"]["reason"]) == (
+        "True",
+        "ProbabilityBest",
+    )
 
     # promote: Auto: the API now serves the winner to everyone.
     api = local.state().processes["api"].url
     arms_now = {
         http.post(f"{api}/v1/recommendations", {"user_id": u, "num_items": 4})[1]["arm"] for u in users[:20]
     }
-    assert arms_now == {better}
+    assert arms_now == {"model"}
 
-    back = local.system.up(previous_spec)  # the experiment removed: pinned versions unloaded
+    back = local.system.up(previous_spec)  # the experiment removed: the pinned version unloaded
     assert local.system.pinned_versions() == []
-    assert "experiment" not in back.status or back.status["experiment"] is None
+    assert back.status.get("experiment") is None
     local.spec_file = previous_spec
 
 
