@@ -81,6 +81,12 @@ def test_printer_columns_show_status_written_through_the_status_subresource(
                 ],
                 "model": {"currentVersion": 3, "transition": "InProgress"},
                 "lastTrainingRun": "homepage-initial",
+                "experiment": {
+                    "name": "ranker",
+                    "phase": "Concluded",
+                    "winner": "model",
+                    "summary": "model(v3) n=1200 5.1% [4.0%,6.4%] P(best)=0.98; popular(popular) n=1190 3.0% [2.2%,4.1%]",
+                },
             }
         },
     )
@@ -110,7 +116,19 @@ def test_printer_columns_show_status_written_through_the_status_subresource(
     )
 
     header, row = _table(kube_cluster.kubectl("get", "recsys", "-o", "wide", "-n", namespace).stdout)
-    assert header == ["NAME", "READY", "SERVING", "TRANSITION", "LAST TRAINING", "AGE", "REASON", "MESSAGE"]
+    assert header == [
+        "NAME",
+        "READY",
+        "SERVING",
+        "TRANSITION",
+        "LAST TRAINING",
+        "AGE",
+        "REASON",
+        "MESSAGE",
+        "EXPERIMENT",
+        "WINNER",
+        "ARMS",
+    ]
     cells = dict(zip(header, row, strict=True))
     assert cells["READY"] == "False"
     assert cells["SERVING"] == "3"
@@ -118,6 +136,8 @@ def test_printer_columns_show_status_written_through_the_status_subresource(
     assert cells["LAST TRAINING"] == "homepage-initial"
     assert cells["REASON"] == "IndexBuilding"
     assert cells["MESSAGE"] == "building the FAISS index"
+    assert (cells["EXPERIMENT"], cells["WINNER"]) == ("Concluded", "model")
+    assert cells["ARMS"].startswith("model(v3) n=1200 5.1%")
 
     header, row = _table(kube_cluster.kubectl("get", "tr", "-o", "wide", "-n", namespace).stdout)
     assert header[:9] == [

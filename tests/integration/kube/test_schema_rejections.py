@@ -174,22 +174,22 @@ SERVER_REJECTS: dict[str, Malformed] = {
     "experiment-arm-name-with-space": rs(
         "experiment",
         {"name": "e", "arms": [{**ARM_A, "name": "arm a"}, ARM_B]},
-        "spec.experiment.arms[0].name",
+        "spec.experiment.arms.name",
     ),
     "experiment-arm-weight-over-100": rs(
         "experiment",
         {"name": "e", "arms": [{**ARM_A, "weight": 150}, ARM_B]},
-        "spec.experiment.arms[0].weight",
+        "spec.experiment.arms.weight",
     ),
     "experiment-arm-weight-negative": rs(
         "experiment",
         {"name": "e", "arms": [{**ARM_A, "weight": -10}, ARM_B]},
-        "spec.experiment.arms[0].weight",
+        "spec.experiment.arms.weight",
     ),
     "experiment-arm-without-version": rs(
         "experiment",
         {"name": "e", "arms": [{"name": "a", "weight": 50}, ARM_B]},
-        "spec.experiment.arms[0].version",
+        "spec.experiment.arms.version",
     ),
     "experiment-goal-unknown": rs(
         "experiment", {"name": "e", "arms": [ARM_A, ARM_B], "goal": "revenue"}, "spec.experiment.goal"
