@@ -41,11 +41,4 @@ def read_arm_counters(
         raw = pipe.execute()
     finally:
         client.close()
-    return {
-        arm: ArmCounters.from_hash({_text(k): _text(v) for k, v in found.items()})
-        for arm, found in zip(arms, raw, strict=True)
-    }
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return {arm: ArmCounters.from_hash(found) for arm, found in zip(arms, raw, strict=True)}

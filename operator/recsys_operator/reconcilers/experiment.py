@@ -25,7 +25,6 @@ from recsys_workloads.contracts.experiment import (
     ExperimentSpec,
     ResolvedArm,
     ResolvedExperiment,
-    wilson_interval,
 )
 from recsys_workloads.contracts.serving import ENSEMBLE_OF, POPULAR_ENSEMBLE, Graph, pinned_ensemble
 
@@ -104,15 +103,11 @@ def probability_best(rates: Sequence[tuple[int, int]], seed: str) -> list[float]
     return [float(np.mean(best == i)) for i in range(len(rates))]
 
 
-def _rate(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
 def arm_status(arm: ResolvedArm, counters: ArmCounters, spec: ExperimentSpec) -> ArmStatus:
-    n, goal = counters.homepages, counters.goal_homepages.get(spec.goal, 0)
-    low, high = wilson_interval(goal, n)
+    n = counters.homepages
+    low, high = counters.interval(spec.goal) or (None, None)
     p99 = p99_ms(counters)
-    errors = _rate(counters.errors, n)
+    errors = counters.error_rate
     guard = spec.guardrails
     disqualified = None
     if n >= guard.min_homepages and not arm.shadow:
@@ -127,17 +122,17 @@ def arm_status(arm: ResolvedArm, counters: ArmCounters, spec: ExperimentSpec) ->
         weight=arm.weight,
         shadow=arm.shadow,
         homepages=n,
-        goal_homepages=goal,
+        goal_homepages=counters.goal_homepages.get(spec.goal, 0),
         attributed=dict(counters.goal_homepages),
-        goal_rate=_rate(goal, n),
-        goal_rate_low=low if n else None,
-        goal_rate_high=high if n else None,
-        click_rate=_rate(counters.goal_homepages.get("click", 0), n),
-        add_to_cart_rate=_rate(counters.goal_homepages.get("addToCart", 0), n),
-        purchase_rate=_rate(counters.goal_homepages.get("purchase", 0), n),
+        goal_rate=counters.rate(spec.goal),
+        goal_rate_low=low,
+        goal_rate_high=high,
+        click_rate=counters.rate("click"),
+        add_to_cart_rate=counters.rate("addToCart"),
+        purchase_rate=counters.rate("purchase"),
         latency_p99_ms=None if p99 is None or math.isinf(p99) else p99,
         error_rate=errors,
-        overlap=counters.overlap_milli / 1000 / n if arm.shadow and n else None,
+        overlap=counters.overlap if arm.shadow else None,
         disqualified=disqualified,
     )
 

@@ -11,6 +11,7 @@ operator reads the per-arm counts back and decides (`experiments.decision`).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated, Final, Literal, Self
 
 from pydantic import Field, WithJsonSchema, model_validator
@@ -245,12 +246,15 @@ class ArmCounters(SpecModel):
     latency_buckets: dict[int, int] = Field(default_factory=dict, description="edge ms -> homepages")
 
     @classmethod
-    def from_hash(cls, raw: dict[str, str]) -> ArmCounters:
-        """Parse an HGETALL answer (missing fields are 0; unknown ones are ignored)."""
+    def from_hash(
+        cls, raw: Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
+    ) -> ArmCounters:
+        """Parse an HGETALL answer, bytes or decoded (missing fields are 0; unknown ones are ignored)."""
+        text = {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}
 
         def count(name: str) -> int:
             try:
-                return max(0, int(raw.get(name, 0)))
+                return max(0, int(text.get(name, 0)))
             except ValueError:
                 return 0
 
@@ -262,6 +266,23 @@ class ArmCounters(SpecModel):
             goal_events={g: count(CounterField.goal_events(g)) for g in GOALS},
             latency_buckets={e: count(CounterField.latency_bucket(e)) for e in LATENCY_BUCKETS_MS},
         )
+
+    def rate(self, goal: Goal) -> float | None:
+        """Homepages with an attributed `goal` event / homepages (None before the first homepage)."""
+        return self.goal_homepages.get(goal, 0) / self.homepages if self.homepages else None
+
+    def interval(self, goal: Goal) -> tuple[float, float] | None:
+        """The rate's 95 % Wilson interval (None before the first homepage)."""
+        return wilson_interval(self.goal_homepages.get(goal, 0), self.homepages) if self.homepages else None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.homepages if self.homepages else None
+
+    @property
+    def overlap(self) -> float | None:
+        """A shadow arm's mean share of its items that were also shown."""
+        return self.overlap_milli / 1000 / self.homepages if self.homepages else None
 
 
 Z_95: Final = 1.959964

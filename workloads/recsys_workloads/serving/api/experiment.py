@@ -22,7 +22,6 @@ from recsys_workloads.contracts.experiment import (
     Goal,
     ResolvedArm,
     ResolvedExperiment,
-    wilson_interval,
 )
 from recsys_workloads.contracts.keys import arm_counters_key
 from recsys_workloads.experiments.assignment import assign
@@ -63,27 +62,25 @@ class ExperimentView(BaseModel):
 
 
 def arm_view(arm: ResolvedArm, counters: ArmCounters) -> ArmView:
-    n = counters.homepages
     goals: dict[Goal, GoalRate] = {}
     for goal in () if arm.shadow else GOALS:  # never shown: nothing to attribute
-        hits = counters.goal_homepages.get(goal, 0)
-        low, high = wilson_interval(hits, n)
+        low, high = counters.interval(goal) or (None, None)
         goals[goal] = GoalRate(
-            homepages=hits,
+            homepages=counters.goal_homepages.get(goal, 0),
             events=counters.goal_events.get(goal, 0),
-            rate=hits / n if n else None,
-            low=low if n else None,
-            high=high if n else None,
+            rate=counters.rate(goal),
+            low=low,
+            high=high,
         )
     return ArmView(
         name=arm.name,
         version=arm.version,
         weight=arm.weight,
         shadow=arm.shadow,
-        homepages=n,
+        homepages=counters.homepages,
         errors=counters.errors,
         goals=goals,
-        overlap=counters.overlap_milli / 1000 / n if arm.shadow and n else None,
+        overlap=counters.overlap if arm.shadow else None,
     )
 
 
@@ -101,7 +98,7 @@ def read_view(experiment: ResolvedExperiment | None, client: redis.Redis | None)
         except (redis.RedisError, OSError) as exc:
             log.warning("experiment %s: counters unreadable: %s", experiment.name, exc)
     skipped = len(raw) != len(experiment.arms)
-    counters = [ArmCounters.from_hash({_text(k): _text(v) for k, v in found.items()}) for found in raw]
+    counters = [ArmCounters.from_hash(found) for found in raw]
     if skipped:
         counters = [ArmCounters() for _ in experiment.arms]
     return ExperimentView(
@@ -110,10 +107,6 @@ def read_view(experiment: ResolvedExperiment | None, client: redis.Redis | None)
         arms=[arm_view(a, c) for a, c in zip(experiment.arms, counters, strict=True)],
         store_skipped=skipped,
     )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def overlap(shown: Sequence[str], other: Sequence[str]) -> float:
